@@ -1,0 +1,144 @@
+"""The election bundle: a folder of five CSV files (see ``shared/spec/bundle.md``).
+
+This module knows the files' names and columns and how to read and write them as plain
+dictionaries of strings. It knows nothing about the database: parsing values and checking
+rules is :mod:`pilkada_graph.ingest`'s job, so that every feed shares one set of rules.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REGIONS = "regions.csv"
+CONTESTS = "contests.csv"
+CANDIDATES = "candidates.csv"
+STATIONS = "stations.csv"
+TALLIES = "tallies.csv"
+
+#: The files in the order an import must process them (what a row refers to comes first).
+FILES: tuple[str, ...] = (REGIONS, CONTESTS, CANDIDATES, STATIONS, TALLIES)
+
+REGION_COLUMNS = ("code", "name", "level", "parent_code")
+CONTEST_COLUMNS = ("code", "name", "region_code")
+CANDIDATE_COLUMNS = ("contest_code", "number", "name")
+STATION_COLUMNS = ("code", "village_code", "number", "registered")
+
+#: The counts of the result form, in form order, before and after the ``votes_K`` columns.
+ADMIN_COUNT_FIELDS = (
+    "dpt",
+    "dptb",
+    "dpk",
+    "voters",
+    "ballots_received",
+    "ballots_spoiled",
+    "ballots_unused",
+    "ballots_used",
+)
+TOTAL_COUNT_FIELDS = ("valid_votes", "invalid_votes", "total_votes")
+COUNT_FIELDS = ADMIN_COUNT_FIELDS + TOTAL_COUNT_FIELDS
+TALLY_HEAD_COLUMNS = ("submission_id", "station_code", "contest_code", "submitted_at", "source")
+
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    REGIONS: REGION_COLUMNS,
+    CONTESTS: CONTEST_COLUMNS,
+    CANDIDATES: CANDIDATE_COLUMNS,
+    STATIONS: ("code", "village_code"),
+    TALLIES: ("submission_id", "station_code", "contest_code", "submitted_at"),
+}
+
+LEVELS = ("province", "regency", "district", "village")
+
+
+def votes_column(number: int) -> str:
+    """The tallies.csv column of candidate ``number``'s valid votes."""
+    return f"votes_{number}"
+
+
+def tally_columns(max_candidates: int) -> tuple[str, ...]:
+    """Every tallies.csv column, for a bundle whose largest contest has ``max_candidates``."""
+    votes = tuple(votes_column(k) for k in range(1, max_candidates + 1))
+    return TALLY_HEAD_COLUMNS + ADMIN_COUNT_FIELDS + votes + TOTAL_COUNT_FIELDS
+
+
+def candidate_number_of(column: str) -> int | None:
+    """``votes_3`` -> 3; any other column -> None."""
+    prefix, _, number = column.partition("_")
+    if prefix != "votes" or not number.isdigit():
+        return None
+    return int(number)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One CSV data row, with where it came from so that errors can name it."""
+
+    file: str
+    line: int
+    values: Mapping[str, str]
+
+    def get(self, column: str) -> str:
+        """The cell's text, stripped; empty when the column is absent."""
+        return (self.values.get(column) or "").strip()
+
+
+class MissingColumnsError(ValueError):
+    """A bundle file lacks a column that the spec requires."""
+
+    def __init__(self, file: str, columns: Sequence[str]) -> None:
+        self.file = file
+        self.columns = tuple(columns)
+        super().__init__(f"{file}: line 1: missing required column(s) {', '.join(columns)}")
+
+
+def present_files(folder: Path) -> list[str]:
+    """The bundle files that exist in ``folder``, in import order."""
+    return [name for name in FILES if (folder / name).is_file()]
+
+
+def read_header(path: Path) -> list[str]:
+    """The header row of a CSV file (empty list for an empty file)."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        return next(csv.reader(handle), [])
+
+
+def read_rows(path: Path) -> Iterator[Row]:
+    """Yield the data rows of one bundle file; line numbers count the header as line 1.
+
+    Raises :class:`MissingColumnsError` before yielding anything when a required column is
+    missing.
+    """
+    name = path.name
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        missing = [c for c in REQUIRED_COLUMNS.get(name, ()) if c not in header]
+        if missing:
+            raise MissingColumnsError(name, missing)
+        for values in reader:
+            yield Row(name, reader.line_num, values)
+
+
+def write_rows(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> int:
+    """Write a bundle file with exactly ``columns``; ``None`` is written as an empty cell.
+
+    Returns the number of data rows written.
+    """
+    count = 0
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+            count += 1
+    return count
+
+
+def format_timestamp(moment: object) -> str:
+    """The bundle's canonical ISO 8601 form: seconds, with the offset (``+07:00``)."""
+    from datetime import datetime
+
+    assert isinstance(moment, datetime) and moment.tzinfo is not None
+    return moment.isoformat(timespec="seconds")

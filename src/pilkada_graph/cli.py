@@ -1,0 +1,235 @@
+"""The ``pilkada-graph`` command line.
+
+Each sub-command is a small function ``cmd_<name>(args) -> int`` registered in
+:func:`build_parser`; the exit code is 0 on success, 1 when the input was rejected, 2 on
+a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pilkada_graph import __version__
+from pilkada_graph.config import Settings, load_settings
+from pilkada_graph.ingest import ImportReport
+from pilkada_graph.progress import ProgressLine
+from pilkada_graph.service import Desk
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        args.config,
+        database_url_option=args.database_url,
+        plugins_dirs=args.plugins_dir,
+        event_bus=getattr(args, "event_bus", None),
+        production=getattr(args, "production", None) or None,
+    )
+
+
+def open_desk(args: argparse.Namespace, *, with_detection: bool = True) -> Desk:
+    return Desk.open(settings_from(args), with_detection=with_detection)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    folder = Path(args.folder)
+    if not folder.exists():
+        print(f"error: {folder} does not exist", file=sys.stderr)
+        return 2
+    desk = open_desk(args, with_detection=not args.no_detect)
+    progress = ProgressLine()
+    report = desk.import_bundle(folder, skip_invalid=args.skip_invalid, progress=progress)
+    progress.close()
+    return report_import(report, args)
+
+
+def report_import(report: ImportReport, args: argparse.Namespace) -> int:
+    for problem in report.problems:
+        print(f"error: {problem}", file=sys.stderr)
+    stored = ", ".join(f"{n} {name.removesuffix('.csv')}" for name, n in report.stored.items() if n) or "nothing"
+    repeats = sum(report.repeats.values())
+    if report.problems and not args.skip_invalid:
+        print(f"import rejected: {len(report.problems)} problem(s); nothing was stored", file=sys.stderr)
+        return 1
+    if report.rejected:
+        path = write_rejects(report, Path(args.rejects))
+        print(f"skipped {len(report.rejected)} invalid row(s); reasons in {path}", file=sys.stderr)
+    print(f"stored {stored}; {repeats} repeated row(s) unchanged")
+    return 0
+
+
+def write_rejects(report: ImportReport, path: Path) -> Path:
+    """The rejects file: one row per rejected input row, with every reason."""
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["file", "line", "columns", "rules", "reasons", "row"])
+        for row, problems in report.rejected:
+            writer.writerow([
+                row.file,
+                row.line,
+                "; ".join(p.column or "" for p in problems),
+                "; ".join(p.rule for p in problems),
+                "; ".join(p.message for p in problems),
+                json.dumps(dict(row.values), ensure_ascii=False),
+            ])
+    return path
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pilkada_graph.export import export_bundle
+
+    desk = open_desk(args, with_detection=False)
+    counts = export_bundle(desk.engine, Path(args.folder))
+    print(", ".join(f"{n} {name}" for name, n in counts.items()) + f" written to {args.folder}")
+    return 0
+
+
+def cmd_issues(args: argparse.Namespace) -> int:
+    from pilkada_graph.issues import list_issues
+
+    desk = open_desk(args, with_detection=False)
+    with desk.engine.connect() as connection:
+        issues = list_issues(connection, status=args.status)
+    if args.json:
+        print(json.dumps(issues, ensure_ascii=False, indent=1))
+        return 0
+    for issue in issues:
+        subject = issue["station_code"] or issue["region_code"] or "-"
+        print(f"#{issue['id']:<6} {issue['severity']:<8} {issue['status']:<12} {issue['detector']:<22} "
+              f"{subject:<20} {issue['contest_code'] or '-':<12} {issue['message']}")
+    print(f"{len(issues)} issue(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from pilkada_graph.demo import write_demo_bundle
+
+    progress = ProgressLine()
+    counts = write_demo_bundle(Path(args.out_folder), seed=args.seed, scale=args.scale, progress=progress)
+    progress.close()
+    print(", ".join(f"{n} {name}" for name, n in counts.items()) + f" written to {args.out_folder}")
+    return 0
+
+
+# --------------------------------------------------------------------------- serving
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = settings_from(args)
+    os.environ["PILKADA_DATABASE_URL"] = settings.database_url
+    if args.config:
+        os.environ["PILKADA_CONFIG"] = str(Path(args.config).resolve())
+    Desk.open(settings, with_detection=False)  # create or upgrade the schema once, before workers start
+    uvicorn.run(
+        "pilkada_graph.app:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Create the SQLite file, load the demo election when the database is empty, and serve."""
+    import tempfile
+
+    from pilkada_graph.demo import write_demo_bundle
+
+    desk = open_desk(args)
+    with desk.engine.connect() as connection:
+        empty = connection.exec_driver_sql("select count(*) from regions").scalar() == 0
+    if empty:
+        print("loading the demo election (seed %d) ..." % args.seed, file=sys.stderr)
+        with tempfile.TemporaryDirectory() as scratch:
+            progress = ProgressLine()
+            write_demo_bundle(Path(scratch), seed=args.seed, scale="kalteng", progress=progress)
+            report = desk.import_bundle(Path(scratch), progress=progress)
+            progress.close()
+            if report_import(report, argparse.Namespace(skip_invalid=False, rejects="rejects.csv")):
+                return 1
+    print(f"serving on http://{args.host}:{args.port}/ (GraphQL at /graphql)", file=sys.stderr)
+    return cmd_serve(args)
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", help="sqlite:///file.db or postgresql://user@host:port/db "
+                        "(default: $PILKADA_DATABASE_URL or sqlite:///pilkada.db)")
+    parser.add_argument("--config", help="TOML settings file (default: $PILKADA_CONFIG)")
+    parser.add_argument("--plugins-dir", action="append", help="folder of analysts' detector plugins")
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--event-bus", help="memory | redis://host:port/db | postgres")
+    parser.add_argument("--production", action="store_true", help="no GraphiQL, no introspection")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pilkada-graph", description="The engine of a Desk Pilkada.")
+    parser.add_argument("--version", action="version", version=f"pilkada-graph {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        add_common(sub)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    sub = command("import", cmd_import, "import an election bundle folder (all-or-nothing)")
+    sub.add_argument("folder")
+    sub.add_argument("--skip-invalid", action="store_true", help="store the good rows, write the bad to --rejects")
+    sub.add_argument("--rejects", default="rejects.csv", help="where --skip-invalid writes rejected rows")
+    sub.add_argument("--no-detect", action="store_true", help="store only; run `detect` later")
+
+    sub = command("export", cmd_export, "write the stored election as a bundle folder")
+    sub.add_argument("folder")
+
+    sub = command("issues", cmd_issues, "list flagged issues")
+    sub.add_argument("--json", action="store_true", help="a JSON array, as the bundle spec says")
+    sub.add_argument("--status", choices=("open", "acknowledged", "resolved", "dismissed"))
+
+    sub = command("demo-data", cmd_demo_data, "generate the deterministic demo election as a bundle")
+    sub.add_argument("out_folder")
+    sub.add_argument("--seed", type=int, default=2024)
+    sub.add_argument("--scale", choices=("small", "kalteng", "national"), default="kalteng")
+
+    sub = command("serve", cmd_serve, "serve the GraphQL API with uvicorn")
+    add_server_options(sub)
+
+    sub = command("demo", cmd_demo, "load the demo election into an empty database and serve it")
+    add_server_options(sub)
+    sub.add_argument("--seed", type=int, default=2024)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

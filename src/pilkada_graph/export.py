@@ -1,0 +1,108 @@
+"""``pilkada-graph export FOLDER``: write the stored election back as a bundle.
+
+Every column is written, every revision of every tally is kept (oldest stored first), and
+times come back with the offset their sender used, so that import -> export round-trips
+row for row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.orm import aliased
+
+from pilkada_graph import bundle
+from pilkada_graph.bundle import COUNT_FIELDS
+from pilkada_graph.ingest import from_utc_naive
+from pilkada_graph.models import Candidate, Contest, Region, Station, Tally
+
+
+def export_bundle(engine: Engine, folder: Path) -> dict[str, int]:
+    """Write the five bundle files into ``folder``; returns rows written per file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with engine.connect() as connection:
+        max_candidates = connection.execute(select(func.max(Candidate.number))).scalar() or 0
+        return {
+            bundle.REGIONS: bundle.write_rows(folder / bundle.REGIONS, bundle.REGION_COLUMNS, _regions(connection)),
+            bundle.CONTESTS: bundle.write_rows(folder / bundle.CONTESTS, bundle.CONTEST_COLUMNS, _contests(connection)),
+            bundle.CANDIDATES: bundle.write_rows(
+                folder / bundle.CANDIDATES, bundle.CANDIDATE_COLUMNS, _candidates(connection)
+            ),
+            bundle.STATIONS: bundle.write_rows(folder / bundle.STATIONS, bundle.STATION_COLUMNS, _stations(connection)),
+            bundle.TALLIES: bundle.write_rows(
+                folder / bundle.TALLIES, bundle.tally_columns(max_candidates), _tallies(connection)
+            ),
+        }
+
+
+def _regions(connection: Connection) -> Iterator[dict[str, Any]]:
+    parent = aliased(Region)
+    query = (
+        select(Region.code, Region.name, Region.level, parent.code.label("parent_code"))
+        .outerjoin(parent, parent.id == Region.parent_id)
+        .order_by(Region.id)
+    )
+    for row in connection.execute(query):
+        yield row._asdict()
+
+
+def _contests(connection: Connection) -> Iterator[dict[str, Any]]:
+    query = (
+        select(Contest.code, Contest.name, Region.code.label("region_code"))
+        .outerjoin(Region, Region.id == Contest.region_id)
+        .order_by(Contest.id)
+    )
+    for row in connection.execute(query):
+        yield row._asdict()
+
+
+def _candidates(connection: Connection) -> Iterator[dict[str, Any]]:
+    query = (
+        select(Contest.code.label("contest_code"), Candidate.number, Candidate.name)
+        .join(Contest, Contest.id == Candidate.contest_id)
+        .order_by(Contest.id, Candidate.number)
+    )
+    for row in connection.execute(query):
+        yield row._asdict()
+
+
+def _stations(connection: Connection) -> Iterator[dict[str, Any]]:
+    query = (
+        select(Station.code, Region.code.label("village_code"), Station.number, Station.registered)
+        .join(Region, Region.id == Station.village_id)
+        .order_by(Station.id)
+    )
+    for row in connection.execute(query):
+        yield {**row._asdict(), "number": f"{row.number}" if row.number is not None else None}
+
+
+def _tallies(connection: Connection) -> Iterator[dict[str, Any]]:
+    query = (
+        select(Tally, Station.code.label("station_code"), Contest.code.label("contest_code"))
+        .join(Station, Station.id == Tally.station_id)
+        .join(Contest, Contest.id == Tally.contest_id)
+        .order_by(Tally.id)
+        .execution_options(yield_per=5000)
+    )
+    for tally, station_code, contest_code in _orm_rows(connection, query):
+        row: dict[str, Any] = {
+            "submission_id": tally.submission_id,
+            "station_code": station_code,
+            "contest_code": contest_code,
+            "submitted_at": bundle.format_timestamp(from_utc_naive(tally.submitted_at, tally.submitted_offset)),
+            "source": tally.source,
+            **{name: getattr(tally, name) for name in COUNT_FIELDS},
+        }
+        for number, votes in enumerate(tally.votes or [], start=1):
+            row[bundle.votes_column(number)] = votes
+        yield row
+
+
+def _orm_rows(connection: Connection, query: Any) -> Iterator[Any]:
+    from sqlalchemy.orm import Session
+
+    with Session(bind=connection) as session:
+        yield from session.execute(query)

@@ -1,0 +1,63 @@
+"""Issues as the desk sees them: listing (CLI ``issues --json``) and their shape.
+
+Storing issues (upsert by detector and subject) and their review lifecycle live in
+:mod:`pilkada_graph.lifecycle`; this module reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Select, select
+from sqlalchemy.orm import aliased
+
+from pilkada_graph.models import Contest, Issue, Region, Station
+
+
+def issue_listing_query() -> Select[Any]:
+    """Issues with the codes of their contest, region and station, oldest first."""
+    region = aliased(Region)
+    return (
+        select(
+            Issue,
+            Contest.code.label("contest_code"),
+            region.code.label("region_code"),
+            Station.code.label("station_code"),
+        )
+        .outerjoin(Contest, Contest.id == Issue.contest_id)
+        .outerjoin(region, region.id == Issue.region_id)
+        .outerjoin(Station, Station.id == Issue.station_id)
+        .order_by(Issue.id)
+    )
+
+
+def issue_as_dict(issue: Issue, contest_code: str | None, region_code: str | None,
+                  station_code: str | None) -> dict[str, Any]:
+    """The spec's JSON shape of one issue (``shared/spec/bundle.md``, "issues (CLI output)")."""
+    return {
+        "id": issue.id,
+        "detector": issue.detector,
+        "severity": issue.severity,
+        "status": issue.status,
+        "contest_code": contest_code,
+        "region_code": region_code,
+        "station_code": station_code,
+        "message": issue.message,
+        "suggestion": issue.suggestion,
+        "evidence": issue.evidence,
+        "score": issue.score,
+        "active": issue.active,
+        "tally_id": issue.tally_id,
+        "created_at": issue.created_at.isoformat(timespec="seconds") + "Z",
+        "updated_at": issue.updated_at.isoformat(timespec="seconds") + "Z",
+    }
+
+
+def list_issues(connection: Connection, *, status: str | None = None) -> list[dict[str, Any]]:
+    from sqlalchemy.orm import Session
+
+    query = issue_listing_query()
+    if status:
+        query = query.where(Issue.status == status)
+    with Session(bind=connection) as session:
+        return [issue_as_dict(*row) for row in session.execute(query)]

@@ -1,0 +1,176 @@
+"""The result form's own arithmetic (Model C.Hasil), as ``shared/spec/bundle.md`` states it.
+
+One set of rules serves everyone: the form-arithmetic detector, GraphQL's ``failedChecks``
+on a tally, and the desk console's entry screen (through GraphQL). A rule is judged only on
+the fields that are filled: a form read in part breaks no rule with what it lacks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+#: Ballots received include a reserve of 2.5% of the DPT, rounded up.
+RESERVE_RATE = 0.025
+
+
+@dataclass(frozen=True)
+class FormValues:
+    """The counts of one form; ``None`` where a field was not read."""
+
+    counts: Mapping[str, int | None]
+    votes: Sequence[int | None] = field(default_factory=tuple)
+
+    def get(self, name: str) -> int | None:
+        return self.counts.get(name)
+
+
+@dataclass(frozen=True)
+class CheckFailure:
+    """A rule the form breaks: which, the fields involved, and what each side came to."""
+
+    rule: str
+    fields: tuple[str, ...]
+    expected: int
+    actual: int
+    message: str
+
+    @property
+    def difference(self) -> int:
+        return self.actual - self.expected
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "rule": self.rule,
+            "fields": list(self.fields),
+            "expected": self.expected,
+            "actual": self.actual,
+            "difference": self.difference,
+            "message": self.message,
+        }
+
+
+RULE_DESCRIPTIONS: dict[str, str] = {
+    "votes-sum": "the candidates' votes add up to the valid votes",
+    "votes-total": "valid + invalid votes = total votes = ballots used = voters",
+    "voters-registered": "voters are not more than registered (DPT + DPTb + DPK)",
+    "ballots-balance": "ballots received = used + unused + spoiled",
+    "ballots-reserve": "ballots received = DPT + 2.5% of DPT (rounded up)",
+}
+
+
+def registered_of(form: FormValues) -> int | None:
+    """DPT + DPTb + DPK, or None when the DPT was not read."""
+    if form.get("dpt") is None:
+        return None
+    return sum(form.get(name) or 0 for name in ("dpt", "dptb", "dpk"))
+
+
+def expected_ballots_received(dpt: int) -> int:
+    return dpt + math.ceil(dpt * RESERVE_RATE)
+
+
+def failed_checks(form: FormValues) -> list[CheckFailure]:
+    """Every rule that the filled fields of ``form`` break, in the form's order."""
+    return [
+        *_votes_sum(form),
+        *_votes_total_chain(form),
+        *_voters_registered(form),
+        *_ballots_balance(form),
+        *_ballots_reserve(form),
+    ]
+
+
+def _votes_sum(form: FormValues) -> list[CheckFailure]:
+    valid = form.get("valid_votes")
+    if valid is None or not form.votes or any(v is None for v in form.votes):
+        return []
+    total = sum(v for v in form.votes if v is not None)
+    if total == valid:
+        return []
+    return [
+        CheckFailure(
+            "votes-sum",
+            tuple(f"votes_{k}" for k in range(1, len(form.votes) + 1)) + ("valid_votes",),
+            valid,
+            total,
+            f"the candidates' votes add up to {total}, but valid votes say {valid}",
+        )
+    ]
+
+
+def _votes_total_chain(form: FormValues) -> list[CheckFailure]:
+    valid, invalid = form.get("valid_votes"), form.get("invalid_votes")
+    chain: list[tuple[str, int]] = []
+    if valid is not None and invalid is not None:
+        chain.append(("valid_votes+invalid_votes", valid + invalid))
+    for name in ("total_votes", "ballots_used", "voters"):
+        value = form.get(name)
+        if value is not None:
+            chain.append((name, value))
+    failures = []
+    for (left_name, left), (right_name, right) in zip(chain, chain[1:], strict=False):
+        if left != right:
+            failures.append(
+                CheckFailure(
+                    "votes-total",
+                    (*left_name.split("+"), right_name),
+                    left,
+                    right,
+                    f"{right_name} is {right}, but {left_name} is {left}",
+                )
+            )
+    return failures
+
+
+def _voters_registered(form: FormValues) -> list[CheckFailure]:
+    voters, registered = form.get("voters"), registered_of(form)
+    if voters is None or registered is None or voters <= registered:
+        return []
+    return [
+        CheckFailure(
+            "voters-registered",
+            ("voters", "dpt", "dptb", "dpk"),
+            registered,
+            voters,
+            f"{voters} voters, but only {registered} registered (DPT + DPTb + DPK)",
+        )
+    ]
+
+
+def _ballots_balance(form: FormValues) -> list[CheckFailure]:
+    parts = [form.get(n) for n in ("ballots_used", "ballots_unused", "ballots_spoiled")]
+    received = form.get("ballots_received")
+    if received is None or any(p is None for p in parts):
+        return []
+    accounted = sum(p for p in parts if p is not None)
+    if accounted == received:
+        return []
+    return [
+        CheckFailure(
+            "ballots-balance",
+            ("ballots_received", "ballots_used", "ballots_unused", "ballots_spoiled"),
+            received,
+            accounted,
+            f"{received} ballots received, but used + unused + spoiled come to {accounted}",
+        )
+    ]
+
+
+def _ballots_reserve(form: FormValues) -> list[CheckFailure]:
+    dpt, received = form.get("dpt"), form.get("ballots_received")
+    if dpt is None or received is None:
+        return []
+    expected = expected_ballots_received(dpt)
+    if received == expected:
+        return []
+    return [
+        CheckFailure(
+            "ballots-reserve",
+            ("ballots_received", "dpt"),
+            expected,
+            received,
+            f"{received} ballots received; DPT {dpt} plus the 2.5% reserve is {expected}",
+        )
+    ]

@@ -1,0 +1,124 @@
+"""The application object: one place that owns the database, the detectors and the bus.
+
+Every feed goes through :class:`Desk`: the bundle import, the Sirekap import and the
+``submitTally`` mutation all end in :meth:`Desk.after_store`, which runs the detectors on the
+stored revisions after their transaction committed, and then publishes events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import Connection, Engine
+
+from pilkada_graph.config import Settings
+from pilkada_graph.db import init_database, make_engine
+from pilkada_graph.ingest import (
+    Catalog,
+    ImportReport,
+    Problem,
+    Progress,
+    StoredTally,
+    TallyForm,
+    ValidTally,
+    existing_submissions,
+    import_bundle,
+    store_tallies,
+    validate_tally,
+)
+
+
+class Detection(Protocol):
+    """What the desk needs of the detection runner (see :mod:`pilkada_graph.detect`)."""
+
+    def tallies_stored(self, stored: Sequence[StoredTally]) -> list[int]:
+        """Run per-tally detectors on new revisions; schedule region detectors. Returns issue ids."""
+        ...
+
+    def issues_for_tally(self, tally_id: int) -> list[int]:
+        """Ids of the issues that judged this revision."""
+        ...
+
+
+class NoDetection:
+    def tallies_stored(self, stored: Sequence[StoredTally]) -> list[int]:
+        return []
+
+    def issues_for_tally(self, tally_id: int) -> list[int]:
+        return []
+
+
+@dataclass
+class SubmitOutcome:
+    """A submission's answer: the stored revision and its issues, or the problems."""
+
+    tally_id: int | None = None
+    issue_ids: list[int] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    repeat: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        return self.tally_id is not None
+
+
+class Desk:
+    def __init__(self, engine: Engine, settings: Settings | None = None, detection: Detection | None = None) -> None:
+        self.engine = engine
+        self.settings = settings or Settings()
+        self.detection: Detection = detection or NoDetection()
+
+    @classmethod
+    def open(cls, settings: Settings, *, with_detection: bool = True) -> Desk:
+        """Connect to the settings' database (creating or upgrading its schema)."""
+        engine = make_engine(settings.database_url)
+        init_database(engine)
+        desk = cls(engine, settings)
+        if with_detection:
+            desk.detection = _default_detection(desk)
+        return desk
+
+    def import_bundle(self, folder: Path, *, skip_invalid: bool = False, actor: str | None = None,
+                      progress: Progress | None = None) -> ImportReport:
+        report = import_bundle(self.engine, folder, skip_invalid=skip_invalid, actor=actor, progress=progress)
+        if report.committed:
+            self.after_store(report.tallies)
+        return report
+
+    def submit_tally(self, form: TallyForm) -> SubmitOutcome:
+        """Store one form (idempotent on its submission id) and judge it."""
+        with self.engine.begin() as connection:
+            known = existing_submissions(connection, [form.submission_id])
+            if form.submission_id not in known:
+                stored, problems = self._store_one(connection, form)
+        if form.submission_id in known:
+            tally_id = known[form.submission_id]
+            return SubmitOutcome(tally_id, self.detection.issues_for_tally(tally_id), repeat=True)
+        if problems:
+            return SubmitOutcome(problems=problems)
+        return SubmitOutcome(stored[0].id, self.after_store(stored))
+
+    @staticmethod
+    def _store_one(connection: Connection, form: TallyForm) -> tuple[list[StoredTally], list[Problem]]:
+        catalog = Catalog(connection)
+        station, contest, problems = validate_tally(form, catalog)
+        if problems or station is None or contest is None:
+            return [], problems
+        return store_tallies(connection, [ValidTally(form, station, contest)], catalog), []
+
+    def after_store(self, stored: Sequence[StoredTally]) -> list[int]:
+        """After commit: detection, then events. Never raises for a detector's fault."""
+        if not stored:
+            return []
+        return self.detection.tallies_stored(stored)
+
+
+def _default_detection(desk: Desk) -> Detection:
+    try:
+        from pilkada_graph.detect import DetectionRunner
+    except ImportError:  # the runner is optional until the plugin system is installed
+        return NoDetection()
+    return DetectionRunner.for_desk(desk)
