@@ -1,0 +1,33 @@
+"""The migrations and the models describe the same schema."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, inspect
+
+from pilkada_graph.models import Base
+
+
+def test_migrations_at_head_match_the_models(engine: Engine) -> None:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []
+
+
+def test_init_database_is_idempotent(engine: Engine) -> None:
+    from pilkada_graph.db import init_database
+
+    init_database(engine)
+    assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+
+
+def test_sqlite_runs_in_wal_mode_with_full_sync(sqlite_url: str) -> None:
+    from pilkada_graph.db import init_database, make_engine
+
+    engine = make_engine(sqlite_url)
+    init_database(engine)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
