@@ -1,0 +1,252 @@
+"""The plain data detectors see and return: frozen dataclasses and numpy arrays, never a session.
+
+A detector is a function of these values and its settings; that is what makes it easy to
+write, to test with hand-made values, and to run in a worker thread with a time budget (see
+:mod:`pilkada_graph.detect`). The hooks that receive them are in :mod:`pilkada_graph.hookspecs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from pilkada_graph.rules import CheckFailure
+
+Severity = Literal["info", "warning", "critical"]
+SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
+
+# --------------------------------------------------------------------------- declaring detectors
+
+
+@dataclass(frozen=True)
+class DetectorInfo:
+    """What a plugin declares about one detector (from ``pilkada_detectors``).
+
+    :param name: unique, short, kebab-case (``form-arithmetic``); the key of ``[detectors.NAME]``
+        in the config file and the ``detector`` of its issues.
+    :param description: one sentence: what it flags and why that matters to a reviewer.
+    :param defaults: default settings (thresholds); the config file's values are merged over them.
+    :param reference: where the method comes from (a regulation, a paper, a URL), or None.
+    :param next_step: what a reviewer should usually do about its issues.
+    :param enabled: whether it runs when the config file says nothing about it.
+    """
+
+    name: str
+    description: str
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    reference: str | None = None
+    next_step: str | None = None
+    enabled: bool = True
+
+
+class DetectorSettings(Mapping[str, Mapping[str, Any]]):
+    """Settings in force for the enabled detectors: ``settings["name"]["threshold"]``.
+
+    Only enabled detectors are present, so a plugin that declares several detectors checks
+    ``if "my-detector" in settings`` (or uses :meth:`of`) before doing the work.
+    """
+
+    def __init__(self, values: Mapping[str, Mapping[str, Any]]) -> None:
+        self._values = {name: dict(v) for name, v in values.items()}
+
+    def __getitem__(self, name: str) -> Mapping[str, Any]:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def of(self, name: str) -> Mapping[str, Any] | None:
+        """The detector's settings, or None when it is disabled (or unknown)."""
+        return self._values.get(name)
+
+    def __repr__(self) -> str:
+        return f"DetectorSettings({self._values!r})"
+
+
+# --------------------------------------------------------------------------- what detectors see
+
+
+@dataclass(frozen=True)
+class TallyView:
+    """One stored revision of a station's result form, with where the station is.
+
+    Counts are ``None`` where the field was not read. ``votes[k-1]`` is candidate number k.
+    """
+
+    tally_id: int
+    submission_id: str
+    station_code: str
+    contest_code: str
+    village_code: str
+    district_code: str
+    regency_code: str
+    province_code: str
+    submitted_at: datetime
+    received_at: datetime
+    source: str | None
+    dpt: int | None
+    dptb: int | None
+    dpk: int | None
+    voters: int | None
+    ballots_received: int | None
+    ballots_spoiled: int | None
+    ballots_unused: int | None
+    ballots_used: int | None
+    votes: tuple[int | None, ...]
+    valid_votes: int | None
+    invalid_votes: int | None
+    total_votes: int | None
+    #: DPT + DPTb + DPK from the form, else the station's registered voters, else None.
+    registered: int | None
+    #: The form's own arithmetic rules this revision breaks (:func:`pilkada_graph.rules.failed_checks`).
+    failed_checks: tuple[CheckFailure, ...] = ()
+    #: Whether it is the station's current revision (the latest ``submitted_at``).
+    is_current: bool = True
+    extra: Mapping[str, Any] | None = None
+
+    @property
+    def turnout(self) -> float | None:
+        """Voters / registered (0..1, above 1 on an inflated form), or None when either is missing."""
+        if self.voters is None or not self.registered:
+            return None
+        return self.voters / self.registered
+
+    @property
+    def invalid_share(self) -> float | None:
+        """Invalid votes / (valid + invalid), or None."""
+        if self.invalid_votes is None or self.valid_votes is None:
+            return None
+        cast = self.valid_votes + self.invalid_votes
+        return self.invalid_votes / cast if cast else None
+
+
+@dataclass(frozen=True)
+class RegionSummary:
+    """Sums over the stations of one region that reported for one contest (cheap: an aggregate row)."""
+
+    code: str
+    level: str
+    stations_total: int
+    stations_reported: int
+    registered: int
+    voters: int
+    valid_votes: int
+    invalid_votes: int
+
+    @property
+    def turnout(self) -> float | None:
+        return self.voters / self.registered if self.registered else None
+
+    @property
+    def invalid_share(self) -> float | None:
+        cast = self.valid_votes + self.invalid_votes
+        return self.invalid_votes / cast if cast else None
+
+
+@dataclass(frozen=True)
+class StationContext:
+    """The station a tally belongs to and the sums of its peers (village and district, same contest)."""
+
+    code: str
+    number: int | None
+    registered: int | None
+    village: RegionSummary | None = None
+    district: RegionSummary | None = None
+
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+StrArray = npt.NDArray[np.str_]
+
+
+@dataclass(frozen=True, eq=False)
+class RegionTallies:
+    """The current revision of every reporting station of a region, for one contest, as arrays.
+
+    Row ``i`` of every array is one station. Counts are float64 with ``nan`` where the field
+    was not read, so that numpy's ``nan``-aware functions do the right thing.
+    """
+
+    region_code: str
+    region_level: str
+    contest_code: str
+    #: Candidate numbers: column ``j`` of ``votes`` is candidate ``candidates[j]``.
+    candidates: tuple[int, ...]
+    stations_total: int
+    station_codes: StrArray
+    tally_ids: IntArray
+    village_codes: StrArray
+    district_codes: StrArray
+    registered: FloatArray
+    voters: FloatArray
+    valid_votes: FloatArray
+    invalid_votes: FloatArray
+    votes: FloatArray
+
+    @property
+    def stations_reported(self) -> int:
+        return len(self.station_codes)
+
+    @property
+    def turnout(self) -> FloatArray:
+        """Voters / registered per station (nan where unknown)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.registered > 0, self.voters / self.registered, np.nan)
+
+    @property
+    def invalid_share(self) -> FloatArray:
+        """Invalid / (valid + invalid) per station (nan where unknown)."""
+        cast = self.valid_votes + self.invalid_votes
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(cast > 0, self.invalid_votes / cast, np.nan)
+
+
+# --------------------------------------------------------------------------- what detectors return
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A problem a detector sees on its subject. The runner turns it into an issue.
+
+    :param detector: the declared detector name (``DetectorInfo.name``).
+    :param subject: a station code (issue about one form) or a region code (about a region).
+    :param contest: the contest code, or None for a finding about all contests.
+    :param severity: ``info`` (worth a look), ``warning`` (likely wrong), ``critical`` (certainly wrong
+        or decisive).
+    :param message: what is wrong, in words a reviewer understands, with the figures.
+    :param evidence: the figures that made the detector fire (JSON-serialisable).
+    :param suggestion: the next step for the reviewer (check the form's photo and correct the entry,
+        ask the PPK for its recap, ask the witnesses for their copy, recommend that Bawaslu consider
+        a recount or a PSU ...).
+    :param score: how strongly it fires (detector-specific, bigger is worse), for ordering; or None.
+    """
+
+    detector: str
+    subject: str
+    contest: str | None
+    severity: Severity
+    message: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    suggestion: str | None = None
+    score: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITY_RANK:
+            raise ValueError(f"severity must be info, warning or critical, not {self.severity!r}")
+
+    @property
+    def subject_key(self) -> str:
+        return subject_key(self.subject, self.contest)
+
+
+def subject_key(subject: str, contest: str | None) -> str:
+    """The issue's identity besides its detector: ``contest/subject`` (``*`` for all contests)."""
+    return f"{contest or '*'}/{subject}"
