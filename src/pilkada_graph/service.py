@@ -29,6 +29,7 @@ from pilkada_graph.ingest import (
     store_tallies,
     validate_tally,
 )
+from pilkada_graph.pubsub import EventBus, issue_events, open_bus, tally_events
 
 
 class Detection(Protocol):
@@ -66,10 +67,13 @@ class SubmitOutcome:
 
 
 class Desk:
-    def __init__(self, engine: Engine, settings: Settings | None = None, detection: Detection | None = None) -> None:
+    def __init__(self, engine: Engine, settings: Settings | None = None, detection: Detection | None = None,
+                 bus: EventBus | None = None) -> None:
         self.engine = engine
         self.settings = settings or Settings()
         self.detection: Detection = detection or NoDetection()
+        #: Where committed changes are told (``--event-bus``); see :mod:`pilkada_graph.pubsub`.
+        self.bus: EventBus = bus or open_bus(self.settings.event_bus, self.settings.database_url)
 
     @classmethod
     def open(cls, settings: Settings, *, with_detection: bool = True) -> Desk:
@@ -110,10 +114,16 @@ class Desk:
         return store_tallies(connection, [ValidTally(form, station, contest)], catalog), []
 
     def after_store(self, stored: Sequence[StoredTally]) -> list[int]:
-        """After commit: detection, then events. Never raises for a detector's fault."""
+        """After commit: tally events, then detection (which publishes issue events). Never raises."""
         if not stored:
             return []
+        self.bus.publish_many(tally_events(stored))
         return self.detection.tallies_stored(stored)
+
+    def publish_issue_changes(self, issue_ids: Sequence[int], status: str | None = None) -> None:
+        """Tell subscribers that these issues were flagged, updated or reviewed (call after commit)."""
+        if issue_ids:
+            self.bus.publish_many(issue_events(issue_ids, status))
 
 
 def _default_detection(desk: Desk) -> Detection:
