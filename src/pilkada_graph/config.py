@@ -9,6 +9,9 @@ defaults. The file looks like::
     production = true
     anonymous = false           # anonymous read access
 
+    [detection]                 # the runner, see ``pilkada_graph.detect.RunnerOptions``
+    tally_budget = 2.0
+
     [detectors.turnout]         # per-detector settings, see ``pilkada-graph plugins``
     enabled = true
     near_full = 0.97
@@ -36,6 +39,8 @@ class Settings:
     anonymous: bool = True
     #: detector name -> its settings (``enabled`` and thresholds), as written in the file.
     detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the detection runner's own settings (``[detection]``: time budgets, region thresholds).
+    detection: dict[str, Any] = field(default_factory=dict)
     config_path: Path | None = None
 
 
@@ -63,6 +68,7 @@ def load_settings(
         production=production if production is not None else bool(raw.get("production", False)),
         anonymous=bool(raw.get("anonymous", True)),
         detectors={name: dict(values) for name, values in raw.get("detectors", {}).items()},
+        detection=dict(raw.get("detection", {})),
         config_path=path,
     )
     return settings

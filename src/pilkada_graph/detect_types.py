@@ -34,6 +34,9 @@ class DetectorInfo:
     :param reference: where the method comes from (a regulation, a paper, a URL), or None.
     :param next_step: what a reviewer should usually do about its issues.
     :param enabled: whether it runs when the config file says nothing about it.
+    :param checks: ``"tally"`` when its findings come from ``pilkada_check_tally`` (one revision at a
+        time), ``"region"`` when from ``pilkada_check_region``; the runner clears only the issues of
+        the detectors of the hook that ran, so one detector name belongs to one hook.
     """
 
     name: str
@@ -42,6 +45,11 @@ class DetectorInfo:
     reference: str | None = None
     next_step: str | None = None
     enabled: bool = True
+    checks: Literal["tally", "region"] = "tally"
+
+    def __post_init__(self) -> None:
+        if self.checks not in ("tally", "region"):
+            raise ValueError(f"checks must be 'tally' or 'region', not {self.checks!r}")
 
 
 class DetectorSettings(Mapping[str, Mapping[str, Any]]):
@@ -72,6 +80,16 @@ class DetectorSettings(Mapping[str, Mapping[str, Any]]):
 
 
 # --------------------------------------------------------------------------- what detectors see
+
+
+@dataclass(frozen=True)
+class ContestView:
+    """A contest: its code, name, the region whose head it elects, and its candidates by number."""
+
+    code: str
+    name: str
+    region_code: str | None
+    candidates: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
