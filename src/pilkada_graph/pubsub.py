@@ -160,8 +160,11 @@ class EventBus:
     def publish_many(self, events: Iterable[Event]) -> None:
         raise NotImplementedError
 
-    def subscribe(self) -> AsyncIterator[Event]:
-        """Every event published from now on (by any process sharing the bus), GAPs included."""
+    def subscribe(self, ready: asyncio.Event | None = None) -> AsyncIterator[Event]:
+        """Every event published from now on (by any process sharing the bus), GAPs included.
+
+        ``ready`` is set once the listener is connected: what is published after that arrives.
+        """
         raise NotImplementedError
 
     def start(self) -> None:
@@ -229,10 +232,12 @@ class MemoryBus(EventBus):
             with contextlib.suppress(RuntimeError):  # its loop is closed: it is going away
                 inbox.loop.call_soon_threadsafe(_offer_all, inbox, batch)
 
-    async def subscribe(self) -> AsyncIterator[Event]:
+    async def subscribe(self, ready: asyncio.Event | None = None) -> AsyncIterator[Event]:
         inbox = _Inbox(asyncio.get_running_loop(), self.inbox_size)
         with self._lock:
             self._inboxes.add(inbox)
+        if ready is not None:
+            ready.set()
         try:
             while True:
                 yield await inbox.queue.get()
@@ -351,13 +356,15 @@ class RelayBus(EventBus):
 
     # -- listening side (event loop)
 
-    async def subscribe(self) -> AsyncIterator[Event]:
+    async def subscribe(self, ready: asyncio.Event | None = None) -> AsyncIterator[Event]:
         backoff = Backoff()
         interrupted = False
         while True:
             try:
                 async for payload in self.listen():
                     if payload is None:  # connected (again)
+                        if ready is not None:
+                            ready.set()
                         if interrupted:
                             self._counts["reconnects"] += 1
                             log.warning("event bus %s: listening again", self.name)
