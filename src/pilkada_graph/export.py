@@ -38,15 +38,14 @@ def export_bundle(engine: Engine, folder: Path) -> dict[str, int]:
         }
 
 
-def _regions(connection: Connection) -> Iterator[dict[str, Any]]:
+def _regions(connection: Connection) -> list[dict[str, Any]]:
+    """Regions in code order (byte order, whatever the database's collation): parents first,
+    and the order in which the Kemendagri list, and so the demo bundle, is written."""
     parent = aliased(Region)
-    query = (
-        select(Region.code, Region.name, Region.level, parent.code.label("parent_code"))
-        .outerjoin(parent, parent.id == Region.parent_id)
-        .order_by(Region.id)
+    query = select(Region.code, Region.name, Region.level, parent.code.label("parent_code")).outerjoin(
+        parent, parent.id == Region.parent_id
     )
-    for row in connection.execute(query):
-        yield row._asdict()
+    return sorted((row._asdict() for row in connection.execute(query)), key=lambda r: r["code"].encode())
 
 
 def _contests(connection: Connection) -> Iterator[dict[str, Any]]:

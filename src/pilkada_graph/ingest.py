@@ -14,6 +14,7 @@ rolled back when any row was rejected.
 
 from __future__ import annotations
 
+import functools
 import getpass
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,25 +23,18 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, select, update
 
 from pilkada_graph import bundle
 from pilkada_graph.bundle import COUNT_FIELDS, LEVELS, Row
-from pilkada_graph.models import (
-    Candidate,
-    Contest,
-    CurrentTally,
-    Region,
-    RegionResult,
-    RegionResultVotes,
-    Station,
-    Tally,
-)
-from pilkada_graph.rules import FormValues, registered_of
+from pilkada_graph.models import Candidate, Contest, Region, Station
+from pilkada_graph.rules import FormValues
+from pilkada_graph.store import StoredTally, ValidTally, existing_submissions, store_tallies
+
+__all__ = ["StoredTally", "ValidTally", "existing_submissions", "store_tallies"]  # re-exported for feeds
 
 Progress = Callable[[str, int, int | None], None]
-CHUNK = 2000
+CHUNK = 10_000
 
 # --------------------------------------------------------------------------- problems
 
@@ -154,14 +148,12 @@ def parse_tally_row(row: Row) -> tuple[TallyForm | None, list[Problem]]:
     for column in ("submission_id", "station_code", "contest_code", "submitted_at"):
         if not row.get(column):
             problems.append(Problem("required", f"{column} is empty", column).at(row))
-    counts: dict[str, int | None] = {}
-    for column in COUNT_FIELDS:
-        counts[column] = _count_or_problem(row, column, problems)
-    votes: dict[int, int | None] = {}
-    for column in row.values:
-        number = bundle.candidate_number_of(column or "")
-        if number is not None:
-            votes[number] = _count_or_problem(row, column, problems)
+    counts = {column: _count_or_problem(row, column, problems) for column in COUNT_FIELDS}
+    votes = {
+        number: _count_or_problem(row, column, problems)
+        for column, number in _votes_columns(tuple(row.values))
+        if row.values.get(column)
+    }
     submitted_at = None
     if row.get("submitted_at"):
         try:
@@ -177,14 +169,26 @@ def parse_tally_row(row: Row) -> tuple[TallyForm | None, list[Problem]]:
         submitted_at=submitted_at,
         source=row.get("source") or None,
         counts=counts,
-        votes={k: v for k, v in votes.items() if v is not None or row.get(f"votes_{k}")},
+        votes=votes,
     )
     return form, []
 
 
+@functools.lru_cache(maxsize=64)
+def _votes_columns(header: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """The ``votes_K`` columns of a header with their ballot numbers (once per file, not per row)."""
+    found = ((column, bundle.candidate_number_of(column or "")) for column in header)
+    return tuple((column, number) for column, number in found if number is not None)
+
+
 def _count_or_problem(row: Row, column: str, problems: list[Problem]) -> int | None:
+    text = row.values.get(column)
+    if not text:
+        return None
+    if text.isdigit():  # the common case, without the general parser's checks
+        return int(text)
     try:
-        return parse_count(row.get(column), column)
+        return parse_count(text, column)
     except InvalidValue as error:
         problems.append(error.problem.at(row))
         return None
@@ -231,6 +235,7 @@ class Catalog:
         self.region_ids: dict[int, RegionRef] = {}
         self.contests: dict[str, ContestRef] = {}
         self.stations: dict[str, StationRef | None] = {}
+        self._ancestor_ids: dict[str, list[int]] = {}
         self._load_regions_and_contests()
 
     def _load_regions_and_contests(self) -> None:
@@ -267,6 +272,13 @@ class Catalog:
                 self.stations[s.code] = StationRef(s.code, village.code, s.registered, s.id, s.village_id)
             for code in chunk:
                 self.stations.setdefault(code, None)
+
+    def ancestor_ids(self, region_code: str) -> list[int]:
+        """Ids of the region and every region above it (cached: called once per stored tally)."""
+        cached = self._ancestor_ids.get(region_code)
+        if cached is None:
+            cached = self._ancestor_ids[region_code] = [r.id for r in self.ancestors(region_code) if r.id is not None]
+        return cached
 
     def ancestors(self, region_code: str) -> list[RegionRef]:
         """The region and every region above it, nearest first."""
@@ -327,270 +339,6 @@ def validate_tally(form: TallyForm, catalog: Catalog) -> tuple[StationRef | None
     return station, contest, problems
 
 
-# --------------------------------------------------------------------------- storing tallies
-
-
-@dataclass(frozen=True)
-class StoredTally:
-    """A revision this transaction stored, and whether it became the current one."""
-
-    id: int
-    submission_id: str
-    station_id: int
-    contest_id: int
-    station_code: str
-    contest_code: str
-    is_current: bool
-    previous_id: int | None
-
-
-@dataclass
-class ValidTally:
-    form: TallyForm
-    station: StationRef
-    contest: ContestRef
-
-
-def _dialect_insert(connection: Connection, table: Any) -> Any:
-    module = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return module.insert(table)
-
-
-def existing_submissions(connection: Connection, submission_ids: Sequence[str]) -> dict[str, int]:
-    """submission_id -> tally id, for those already stored."""
-    found: dict[str, int] = {}
-    for start in range(0, len(submission_ids), 900):
-        chunk = submission_ids[start : start + 900]
-        rows = connection.execute(select(Tally.submission_id, Tally.id).where(Tally.submission_id.in_(chunk)))
-        found.update({r.submission_id: r.id for r in rows})
-    return found
-
-
-def store_tallies(connection: Connection, tallies: Sequence[ValidTally], catalog: Catalog) -> list[StoredTally]:
-    """Store new revisions, move current pointers, and update the region aggregates.
-
-    Repeated submission ids (already stored, or twice in ``tallies``) are skipped. Must run
-    inside the caller's transaction: everything here commits or rolls back together.
-    """
-    known = existing_submissions(connection, [t.form.submission_id for t in tallies])
-    fresh: dict[str, ValidTally] = {}
-    for tally in tallies:
-        if tally.form.submission_id not in known:
-            fresh.setdefault(tally.form.submission_id, tally)
-    if not fresh:
-        return []
-    batch = sorted(fresh.values(), key=lambda t: (t.form.submitted_at, t.form.submission_id))
-    _lock_stations(connection, {t.station.id for t in batch if t.station.id is not None})
-    ids = _insert_revisions(connection, batch)
-    return _advance_current(connection, batch, ids, catalog)
-
-
-def _lock_stations(connection: Connection, station_ids: set[int]) -> None:
-    # Two processes storing revisions of one station must not both think theirs is newest.
-    if connection.dialect.name != "postgresql" or not station_ids:
-        return
-    ordered = sorted(station_ids)
-    for start in range(0, len(ordered), 5000):
-        connection.execute(
-            select(Station.id).where(Station.id.in_(ordered[start : start + 5000])).with_for_update()
-        )
-
-
-def _revision_row(tally: ValidTally, received_at: datetime) -> dict[str, Any]:
-    form = tally.form
-    submitted_at, offset = to_utc_naive(form.submitted_at)
-    return {
-        "submission_id": form.submission_id,
-        "station_id": tally.station.id,
-        "contest_id": tally.contest.id,
-        "submitted_at": submitted_at,
-        "submitted_offset": offset,
-        "received_at": received_at,
-        "source": form.source,
-        **{name: form.counts.get(name) for name in COUNT_FIELDS},
-        "votes": form.votes_list(len(tally.contest.candidates)),
-        "extra": form.extra,
-        "actor": form.actor,
-        "token_id": form.token_id,
-    }
-
-
-def _insert_revisions(connection: Connection, batch: Sequence[ValidTally]) -> dict[str, int]:
-    received_at = datetime.now(UTC).replace(tzinfo=None)
-    rows = [_revision_row(t, received_at) for t in batch]
-    statement = Tally.__table__.insert().returning(  # type: ignore[attr-defined]
-        Tally.id, Tally.submission_id, sort_by_parameter_order=True
-    )
-    ids: dict[str, int] = {}
-    for start in range(0, len(rows), 5000):
-        result = connection.execute(statement, rows[start : start + 5000])
-        ids.update({r.submission_id: r.id for r in result})
-    return ids
-
-
-@dataclass
-class _Contribution:
-    """What one current revision adds to the sums of every region above its station."""
-
-    registered: int
-    voters: int
-    valid: int
-    invalid: int
-    votes: list[int]
-
-    @classmethod
-    def of(cls, counts: dict[str, int | None], votes: Sequence[int | None], station_registered: int | None) -> _Contribution:
-        registered = registered_of(FormValues(counts))
-        if registered is None:
-            registered = station_registered or 0
-        return cls(
-            registered,
-            counts.get("voters") or 0,
-            counts.get("valid_votes") or 0,
-            counts.get("invalid_votes") or 0,
-            [v or 0 for v in votes],
-        )
-
-
-def _current_revisions(connection: Connection, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], Any]:
-    """(station_id, contest_id) -> the current revision's row, for the pairs given."""
-    stations = sorted({s for s, _ in pairs})
-    found: dict[tuple[int, int], Any] = {}
-    columns = [CurrentTally.station_id, CurrentTally.contest_id, Tally.id, Tally.submitted_at, Tally.votes]
-    columns += [getattr(Tally, name) for name in COUNT_FIELDS]
-    for start in range(0, len(stations), 900):
-        rows = connection.execute(
-            select(*columns)
-            .join(Tally, Tally.id == CurrentTally.tally_id)
-            .where(CurrentTally.station_id.in_(stations[start : start + 900]))
-        )
-        for r in rows:
-            if (r.station_id, r.contest_id) in pairs:
-                found[(r.station_id, r.contest_id)] = r
-    return found
-
-
-def _advance_current(
-    connection: Connection, batch: Sequence[ValidTally], ids: dict[str, int], catalog: Catalog
-) -> list[StoredTally]:
-    pairs = {(t.station.id, t.contest.id) for t in batch}  # type: ignore[misc]
-    current = _current_revisions(connection, pairs)  # type: ignore[arg-type]
-    state: dict[tuple[int, int], tuple[int, datetime, _Contribution]] = {}
-    for (station_id, contest_id), r in current.items():
-        counts = {name: getattr(r, name) for name in COUNT_FIELDS}
-        station = next(t.station for t in batch if t.station.id == station_id)
-        state[(station_id, contest_id)] = (r.id, r.submitted_at, _Contribution.of(counts, r.votes, station.registered))
-    before = dict(state)
-    stored: list[StoredTally] = []
-    for tally in batch:
-        key = (tally.station.id, tally.contest.id)
-        submitted_at, _ = to_utc_naive(tally.form.submitted_at)
-        previous = state.get(key)  # type: ignore[arg-type]
-        is_current = previous is None or submitted_at >= previous[1]
-        tally_id = ids[tally.form.submission_id]
-        if is_current:
-            contribution = _Contribution.of(
-                tally.form.counts, tally.form.votes_list(len(tally.contest.candidates)), tally.station.registered
-            )
-            state[key] = (tally_id, submitted_at, contribution)  # type: ignore[index]
-        stored.append(
-            StoredTally(
-                tally_id, tally.form.submission_id, key[0], key[1],  # type: ignore[arg-type]
-                tally.station.code, tally.contest.code, is_current, previous[0] if previous else None,
-            )
-        )
-    changed = {k: v for k, v in state.items() if before.get(k) != v}
-    _write_current_pointers(connection, changed)
-    _apply_result_deltas(connection, changed, before, batch, catalog)
-    return stored
-
-
-def _write_current_pointers(connection: Connection, changed: dict[tuple[int, int], Any]) -> None:
-    if not changed:
-        return
-    rows = [
-        {"station_id": s, "contest_id": c, "tally_id": v[0], "submitted_at": v[1]}
-        for (s, c), v in changed.items()
-    ]
-    statement = _dialect_insert(connection, CurrentTally.__table__)
-    statement = statement.on_conflict_do_update(
-        index_elements=["station_id", "contest_id"],
-        set_={"tally_id": statement.excluded.tally_id, "submitted_at": statement.excluded.submitted_at},
-    )
-    for start in range(0, len(rows), 5000):
-        connection.execute(statement, rows[start : start + 5000])
-
-
-def _apply_result_deltas(
-    connection: Connection,
-    changed: dict[tuple[int, int], tuple[int, datetime, _Contribution]],
-    before: dict[tuple[int, int], tuple[int, datetime, _Contribution]],
-    batch: Sequence[ValidTally],
-    catalog: Catalog,
-) -> None:
-    village_of = {t.station.id: t.station.village_code for t in batch}
-    totals: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-    votes: dict[tuple[int, int, int], int] = defaultdict(int)
-    for (station_id, contest_id), (_, _, new) in changed.items():
-        old = before.get((station_id, contest_id))
-        delta = _difference(new, old[2] if old else None)
-        for region in catalog.ancestors(village_of[station_id]):
-            assert region.id is not None
-            row = totals[(region.id, contest_id)]
-            for i, value in enumerate(delta[0]):
-                row[i] += value
-            for number, value in enumerate(delta[1], start=1):
-                votes[(region.id, contest_id, number)] += value
-    write_result_deltas(connection, totals, votes)
-
-
-def _difference(new: _Contribution, old: _Contribution | None) -> tuple[list[int], list[int]]:
-    if old is None:
-        return [1, new.registered, new.voters, new.valid, new.invalid], list(new.votes)
-    size = max(len(new.votes), len(old.votes))
-    padded_new = new.votes + [0] * (size - len(new.votes))
-    padded_old = old.votes + [0] * (size - len(old.votes))
-    return (
-        [0, new.registered - old.registered, new.voters - old.voters, new.valid - old.valid, new.invalid - old.invalid],
-        [a - b for a, b in zip(padded_new, padded_old, strict=True)],
-    )
-
-
-def write_result_deltas(
-    connection: Connection,
-    totals: dict[tuple[int, int], list[int]],
-    votes: dict[tuple[int, int, int], int],
-) -> None:
-    """Add deltas to the aggregates atomically (``x = x + delta``): safe with concurrent writers."""
-    columns = ("stations_reported", "registered", "voters", "valid_votes", "invalid_votes")
-    table: Table = RegionResult.__table__  # type: ignore[assignment]
-    rows = [
-        {"region_id": r, "contest_id": c, **dict(zip(columns, values, strict=True))}
-        for (r, c), values in sorted(totals.items())
-        if any(values)
-    ]
-    if rows:
-        statement = _dialect_insert(connection, table)
-        statement = statement.on_conflict_do_update(
-            index_elements=["region_id", "contest_id"],
-            set_={name: table.c[name] + statement.excluded[name] for name in columns},
-        )
-        connection.execute(statement, rows)
-    vote_table: Table = RegionResultVotes.__table__  # type: ignore[assignment]
-    vote_rows = [
-        {"region_id": r, "contest_id": c, "number": n, "votes": v}
-        for (r, c, n), v in sorted(votes.items())
-        if v
-    ]
-    if vote_rows:
-        statement = _dialect_insert(connection, vote_table)
-        statement = statement.on_conflict_do_update(
-            index_elements=["region_id", "contest_id", "number"],
-            set_={"votes": vote_table.c.votes + statement.excluded.votes},
-        )
-        connection.execute(statement, vote_rows)
-
-
 # --------------------------------------------------------------------------- bundle import
 
 
@@ -603,6 +351,8 @@ class ImportReport:
     problems: list[Problem] = field(default_factory=list)
     rejected: list[tuple[Row, list[Problem]]] = field(default_factory=list)
     tallies: list[StoredTally] = field(default_factory=list)
+    #: Recaps stored (:class:`pilkada_graph.recaps.StoredRecap`), for the detectors after commit.
+    recaps: list[Any] = field(default_factory=list)
     committed: bool = False
 
     @property
@@ -657,6 +407,7 @@ class BundleImporter:
             bundle.CANDIDATES: self.import_candidates,
             bundle.STATIONS: self.import_stations,
             bundle.TALLIES: self.import_tallies,
+            bundle.RECAPS: self.import_recaps,
         }
         for name in bundle.present_files(folder):
             try:
@@ -735,7 +486,7 @@ class BundleImporter:
                 for ref, name in batch
             ]
             result = self.connection.execute(
-                Region.__table__.insert().returning(Region.id, Region.code, sort_by_parameter_order=True),  # type: ignore[attr-defined]
+                Region.__table__.insert().returning(Region.id, Region.code),  # type: ignore[attr-defined]
                 rows,
             )
             for r in result:
@@ -827,14 +578,10 @@ class BundleImporter:
     # -- stations
 
     def import_stations(self, rows: Iterator[Row]) -> None:
-        pending: list[tuple[Row, StationRef, int | None]] = []
-        for row in rows:
-            pending.append(self._station_or_reject(row))  # type: ignore[arg-type]
-            pending = [p for p in pending if p is not None]
-            if len(pending) >= CHUNK:
-                self._write_stations(pending)
-                pending = []
-        self._write_stations(pending)
+        for chunk in _chunks(rows, CHUNK):
+            self.catalog.prefetch_stations(row.get("code") for row in chunk)
+            accepted = [self._station_or_reject(row) for row in chunk]
+            self._write_stations([a for a in accepted if a is not None])
 
     def _station_or_reject(self, row: Row) -> tuple[Row, StationRef, int | None] | None:
         code, village_code = row.get("code"), row.get("village_code")
@@ -878,7 +625,7 @@ class BundleImporter:
             for _, ref, number in pending
         ]
         result = self.connection.execute(
-            Station.__table__.insert().returning(Station.id, Station.code, sort_by_parameter_order=True),  # type: ignore[attr-defined]
+            Station.__table__.insert().returning(Station.id, Station.code),  # type: ignore[attr-defined]
             rows,
         )
         for r in result:
@@ -901,16 +648,11 @@ class BundleImporter:
     # -- tallies
 
     def import_tallies(self, rows: Iterator[Row]) -> None:
-        chunk: list[Row] = []
         done = 0
-        for row in rows:
-            chunk.append(row)
-            if len(chunk) >= CHUNK:
-                done += self._import_tally_chunk(chunk)
-                chunk = []
-                if self.progress:
-                    self.progress("tallies", done, None)
-        done += self._import_tally_chunk(chunk)
+        for chunk in _chunks(rows, CHUNK):
+            done += self._import_tally_chunk(chunk)
+            if self.progress:
+                self.progress("tallies", done, None)
         if self.progress:
             self.progress("tallies", done, done)
 
@@ -923,6 +665,14 @@ class BundleImporter:
             else:
                 form.actor = self.actor
                 parsed.append((row, form))
+        self.import_forms(parsed)
+        return len(rows)
+
+    def import_forms(self, parsed: Sequence[tuple[Row, TallyForm]]) -> None:
+        """Validate and store parsed forms; each row is where its form came from, for errors.
+
+        The bundle's tallies.csv and Sirekap's station JSON both end here.
+        """
         self.catalog.prefetch_stations(f.station_code for _, f in parsed)
         valid = []
         for row, form in parsed:
@@ -936,7 +686,49 @@ class BundleImporter:
             self.report.tallies.extend(stored)
             self.report.stored[bundle.TALLIES] += len(stored)
             self.report.repeats[bundle.TALLIES] += len(valid) - len(stored)
-        return len(rows)
+
+    # -- recaps
+
+    def import_recaps(self, rows: Iterator[Row]) -> None:
+        from pilkada_graph.recaps import parse_recap_row
+
+        parsed = []
+        for row in rows:
+            form, problems = parse_recap_row(row)
+            if form is None:
+                self.report.reject(row, problems)
+            else:
+                parsed.append((row, form))
+        self.import_recap_forms(parsed)
+
+    def import_recap_forms(self, parsed: Sequence[tuple[Row, Any]]) -> None:
+        """Validate and store parsed recaps (:class:`pilkada_graph.recaps.RecapForm`)."""
+        from pilkada_graph.recaps import store_recaps, validate_recap
+
+        valid = []
+        for row, form in parsed:
+            form.actor = self.actor
+            region, contest, problems = validate_recap(form, self.catalog)
+            if problems or region is None or contest is None:
+                self.report.reject(row, problems)
+            else:
+                valid.append((form, region, contest))
+        if self.writing and valid:
+            stored = store_recaps(self.connection, valid)
+            self.report.recaps.extend(stored)
+            self.report.stored[bundle.RECAPS] += len(stored)
+            self.report.repeats[bundle.RECAPS] += len(valid) - len(stored)
+
+
+def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    chunk: list[Row] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _level_rank(level: str) -> int:
@@ -970,11 +762,25 @@ def import_bundle(
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import a bundle folder all-or-nothing (or, with ``skip_invalid``, every valid row)."""
+    return run_import(engine, lambda importer: importer.import_folder(folder),
+                      skip_invalid=skip_invalid, actor=actor, progress=progress)
+
+
+def run_import(
+    engine: Engine,
+    work: Callable[[BundleImporter], ImportReport],
+    *,
+    skip_invalid: bool = False,
+    actor: str | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Run one import (any feed's ``work``) in one transaction: committed only when it is clean
+    (or ``skip_invalid``), so that every feed shares the all-or-nothing rule."""
     connection = engine.connect()
     transaction = connection.begin()
     try:
         importer = BundleImporter(connection, skip_invalid=skip_invalid, actor=actor, progress=progress)
-        report = importer.import_folder(folder)
+        report = work(importer)
         if report.ok or skip_invalid:
             transaction.commit()
             report.committed = True
