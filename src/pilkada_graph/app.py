@@ -5,10 +5,11 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from pilkada_graph import __version__
 from pilkada_graph.config import Settings, load_settings
+from pilkada_graph.schema.asgi import graphql_app
 from pilkada_graph.service import Desk
 
 
@@ -20,7 +21,12 @@ async def healthz(request: Request) -> JSONResponse:
 def create_app(settings: Settings | None = None, desk: Desk | None = None) -> Starlette:
     """Build the app for ``settings`` (or an already opened ``desk``)."""
     desk = desk or Desk.open(settings or load_settings())
-    app = Starlette(routes=[Route("/healthz", healthz)])
+    graphql = graphql_app(production=desk.settings.production)
+    app = Starlette(routes=[
+        Route("/healthz", healthz),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+    ])
     app.state.desk = desk
     return app
 

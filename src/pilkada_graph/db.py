@@ -81,6 +81,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin_immediate(connection: Connection) -> None:
     # Take the write lock at BEGIN so that two writers queue instead of deadlocking on upgrade.
+    # Readers (``engine.execution_options(read_only=True)``, as the API uses) must not take it:
+    # a long import would otherwise block every query, and concurrent queries each other.
+    if connection.get_execution_options().get("read_only"):
+        connection.exec_driver_sql("BEGIN")
+        return
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

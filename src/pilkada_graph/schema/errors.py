@@ -1,0 +1,37 @@
+"""The API's own errors: the only exceptions whose message reaches the client.
+
+Everything else a resolver raises is masked as "Unexpected error." (see :func:`should_mask_error`),
+so a bug or a database failure never leaks a traceback, a SQL statement or a file path.
+"""
+
+from __future__ import annotations
+
+from graphql import GraphQLError
+
+
+class ApiError(Exception):
+    """A request the API understood and refuses, with a message meant for the person asking."""
+
+
+class NotFound(ApiError):
+    """A code or id that names nothing stored (``region(code: "99")``)."""
+
+
+class BadArgument(ApiError):
+    """An argument outside what the API accepts (``first: 100000``, a malformed cursor)."""
+
+
+class NotAllowed(ApiError):
+    """The viewer may not see or do this."""
+
+
+def should_mask_error(error: GraphQLError) -> bool:
+    """Mask unexpected failures; keep syntax/validation errors and our own :class:`ApiError`.
+
+    Errors raised by graphql-core while parsing or validating carry no original error; strawberry
+    wraps argument coercion failures the same way. Those describe the query, not the server.
+    """
+    original = error.original_error
+    if original is None:
+        return False
+    return not isinstance(original, ApiError | GraphQLError)
