@@ -145,10 +145,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Create the SQLite file, load the demo election when the database is empty, and serve."""
+    """Create the SQLite file, load the demo election when the database is empty, and serve.
+
+    With ``--simulate`` only the reference data (regions, contests, stations) is loaded and the
+    night's forms are then sent to the running server by :mod:`pilkada_graph.simulate`.
+    """
     import tempfile
 
     from pilkada_graph.demo import write_demo_bundle
+    from pilkada_graph.simulate import write_reference_bundle
 
     desk = open_desk(args)
     with desk.engine.connect() as connection:
@@ -157,13 +162,40 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("loading the demo election (seed %d) ..." % args.seed, file=sys.stderr)
         with tempfile.TemporaryDirectory() as scratch:
             progress = ProgressLine()
-            write_demo_bundle(Path(scratch), seed=args.seed, scale="kalteng", progress=progress)
+            if args.simulate:
+                write_reference_bundle(Path(scratch), seed=args.seed, scale="kalteng", progress=progress)
+            else:
+                write_demo_bundle(Path(scratch), seed=args.seed, scale="kalteng", progress=progress)
             report = desk.import_bundle(Path(scratch), progress=progress)
             progress.close()
             if report_import(report, argparse.Namespace(skip_invalid=False, rejects="rejects.csv")):
                 return 1
     print(f"serving on http://{args.host}:{args.port}/ (GraphQL at /graphql)", file=sys.stderr)
+    if args.simulate:
+        start_simulation_thread(f"http://{args.host}:{args.port}/graphql", args.rate, args.seed)
     return cmd_serve(args)
+
+
+def start_simulation_thread(url: str, rate: float, seed: int) -> None:
+    """Replay election night against the server this process is about to start."""
+    import threading
+
+    from pilkada_graph.simulate import simulate_night, wait_for_server
+
+    def replay() -> None:
+        if wait_for_server(url):
+            simulate_night(url, rate, seed=seed)
+
+    threading.Thread(target=replay, name="simulate", daemon=True).start()
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Send the demo election night's forms (with injected anomalies) to a server's submitTally."""
+    from pilkada_graph.simulate import simulate_night
+
+    report = simulate_night(args.url, args.rate, seed=args.seed, scale=args.scale, token=args.token,
+                            anomalies=args.anomalies, limit=args.limit)
+    return 1 if report.failures else 0
 
 
 # --------------------------------------------------------------------------- parser
@@ -219,6 +251,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("demo", cmd_demo, "load the demo election into an empty database and serve it")
     add_server_options(sub)
     sub.add_argument("--seed", type=int, default=2024)
+    sub.add_argument("--simulate", action="store_true",
+                     help="load only regions, contests and stations, then replay election night live")
+    sub.add_argument("--rate", type=float, default=20.0, help="--simulate: forms per second (default 20)")
+
+    sub = command("simulate", cmd_simulate, "replay the demo election night through a server's submitTally")
+    sub.add_argument("--url", required=True, help="the server's GraphQL endpoint, http://HOST:PORT/graphql")
+    sub.add_argument("--rate", type=float, default=20.0, help="forms per second (default 20)")
+    sub.add_argument("--seed", type=int, default=2024, help="the demo election's seed (as `demo --seed`)")
+    sub.add_argument("--scale", choices=("small", "kalteng", "national"), default="kalteng")
+    sub.add_argument("--token", help="bearer token of a role that may submit tallies")
+    sub.add_argument("--anomalies", type=int, default=12, help="bad forms to inject (default 12)")
+    sub.add_argument("--limit", type=int, help="stop after this many forms")
     return parser
 
 
