@@ -17,9 +17,11 @@ CONTESTS = "contests.csv"
 CANDIDATES = "candidates.csv"
 STATIONS = "stations.csv"
 TALLIES = "tallies.csv"
+#: Optional sixth file: recaps of districts, regencies and provinces (see docs/recaps.md).
+RECAPS = "recaps.csv"
 
 #: The files in the order an import must process them (what a row refers to comes first).
-FILES: tuple[str, ...] = (REGIONS, CONTESTS, CANDIDATES, STATIONS, TALLIES)
+FILES: tuple[str, ...] = (REGIONS, CONTESTS, CANDIDATES, STATIONS, TALLIES, RECAPS)
 
 REGION_COLUMNS = ("code", "name", "level", "parent_code")
 CONTEST_COLUMNS = ("code", "name", "region_code")
@@ -47,7 +49,15 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     CANDIDATES: CANDIDATE_COLUMNS,
     STATIONS: ("code", "village_code"),
     TALLIES: ("submission_id", "station_code", "contest_code", "submitted_at"),
+    RECAPS: ("region_code", "contest_code", "submitted_at"),
 }
+RECAP_HEAD_COLUMNS = ("region_code", "contest_code", "submitted_at", "source")
+RECAP_TAIL_COLUMNS = ("valid_votes", "invalid_votes", "total_votes", "voters", "stations_reported", "stations_total")
+
+
+def recap_columns(max_candidates: int) -> tuple[str, ...]:
+    """Every recaps.csv column, for a bundle whose largest contest has ``max_candidates``."""
+    return RECAP_HEAD_COLUMNS + tuple(votes_column(k) for k in range(1, max_candidates + 1)) + RECAP_TAIL_COLUMNS
 
 LEVELS = ("province", "regency", "district", "village")
 

@@ -45,9 +45,16 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not folder.exists():
         print(f"error: {folder} does not exist", file=sys.stderr)
         return 2
+    if args.format == "sirekap" and not args.paslon:
+        print("error: --format sirekap needs --paslon FILE (and --contest CODE for station files)", file=sys.stderr)
+        return 2
     desk = open_desk(args, with_detection=not args.no_detect)
     progress = ProgressLine()
-    report = desk.import_bundle(folder, skip_invalid=args.skip_invalid, progress=progress)
+    if args.format == "sirekap":
+        report = desk.import_sirekap(folder, paslon=Path(args.paslon), contest_code=args.contest,
+                                     skip_invalid=args.skip_invalid, progress=progress)
+    else:
+        report = desk.import_bundle(folder, skip_invalid=args.skip_invalid, progress=progress)
     progress.close()
     return report_import(report, args)
 
@@ -227,8 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    sub = command("import", cmd_import, "import an election bundle folder (all-or-nothing)")
-    sub.add_argument("folder")
+    sub = command("import", cmd_import, "import an election bundle folder or Sirekap JSON (all-or-nothing)")
+    sub.add_argument("folder", help="bundle folder, or Sirekap JSON file or folder with --format sirekap")
+    sub.add_argument("--format", choices=("bundle", "sirekap"), default="bundle")
+    sub.add_argument("--contest", help="sirekap: the contest the files report (optional for region files "
+                     "with a region-keyed paslon file)")
+    sub.add_argument("--paslon", help="sirekap: the candidate file (id -> nomor_urut)")
     sub.add_argument("--skip-invalid", action="store_true", help="store the good rows, write the bad to --rejects")
     sub.add_argument("--rejects", default="rejects.csv", help="where --skip-invalid writes rejected rows")
     sub.add_argument("--no-detect", action="store_true", help="store only; run `detect` later")

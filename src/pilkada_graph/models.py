@@ -238,3 +238,42 @@ class DetectorFailure(Base):
     kind: Mapped[str] = mapped_column(String(10))
     error: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# --------------------------------------------------------------------------- recaps
+
+
+class Recap(Base):
+    """A recapitulation of one region for one contest (Model D.Hasil of a district, regency, province).
+
+    Append-only like ``tallies``: every recap received is a row, and the one with the latest
+    ``submitted_at`` is the region's current recap. Recaps are what the levels above the
+    station report; comparing them with the station forms below is how inflation between
+    levels ("penggelembungan suara") shows.
+    """
+
+    __tablename__ = "recaps"
+    __table_args__ = (Index("ix_recaps_region_contest_time", "region_id", "contest_id", "submitted_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: Source, region, contest and time: importing the same recap twice changes nothing.
+    recap_key: Mapped[str] = mapped_column(String(200), unique=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"), index=True)
+    level: Mapped[str] = mapped_column(String(10))
+    #: UTC, naive; ``submitted_offset`` keeps the sender's offset in minutes for export.
+    submitted_at: Mapped[datetime] = mapped_column(DateTime)
+    submitted_offset: Mapped[int] = mapped_column(SmallInteger, default=0)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    source: Mapped[str | None] = mapped_column(String(40))
+    #: Votes per candidate, index 0 = ballot number 1; None where the recap gives none.
+    votes: Mapped[list[Any]] = mapped_column(JSON)
+    valid_votes: Mapped[int | None] = mapped_column(Integer)
+    invalid_votes: Mapped[int | None] = mapped_column(Integer)
+    total_votes: Mapped[int | None] = mapped_column(Integer)
+    voters: Mapped[int | None] = mapped_column(Integer)
+    stations_reported: Mapped[int | None] = mapped_column(Integer)
+    stations_total: Mapped[int | None] = mapped_column(Integer)
+    #: What the feed sent beside the numbers (Sirekap's psu, progress percentage, file, ...).
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    actor: Mapped[str | None] = mapped_column(String(120))

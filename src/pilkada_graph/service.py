@@ -92,6 +92,18 @@ class Desk:
             self.after_store(report.tallies)
         return report
 
+    def import_sirekap(self, path: Path, *, paslon: Path, contest_code: str | None = None,
+                       skip_invalid: bool = False, actor: str | None = None,
+                       progress: Progress | None = None) -> ImportReport:
+        """Sirekap JSON (``shared/spec/sirekap.md``): another parser in front of the same door."""
+        from pilkada_graph.sirekap import import_sirekap
+
+        report = import_sirekap(self.engine, path, paslon=paslon, contest_code=contest_code,
+                                skip_invalid=skip_invalid, actor=actor, progress=progress)
+        if report.committed:
+            self.after_store(report.tallies)
+        return report
+
     def submit_tally(self, form: TallyForm) -> SubmitOutcome:
         """Store one form (idempotent on its submission id) and judge it."""
         with self.engine.begin() as connection:
