@@ -1,0 +1,158 @@
+"""Import speed of the demo bundle, against a bare ``executemany`` of the same rows.
+
+    python bench/bench_import.py [--scale kalteng|small] [--stations N] [--postgres URL]
+
+Baseline (measured in the same run): the stdlib ``sqlite3`` module reads tallies.csv,
+converts the counts to integers and inserts every row into a bare table with one
+``executemany`` and one commit (WAL, ``synchronous=FULL``, like ours). On PostgreSQL the
+baseline is a ``COPY`` of the same rows into a bare table.
+
+Ours: ``Desk.import_bundle`` of the tallies into a database that already holds the
+regions, contests and stations: parse, validate, store every revision, move the current
+pointers and keep the region aggregates, with detection off and with every built-in
+detector on. Each figure is the best of ``--runs`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import best_of, print_table  # noqa: E402
+
+from pilkada_graph import bundle  # noqa: E402
+from pilkada_graph.config import Settings  # noqa: E402
+from pilkada_graph.demo import write_demo_bundle  # noqa: E402
+from pilkada_graph.service import Desk  # noqa: E402
+
+
+def split_bundle(source: Path, scratch: Path) -> tuple[Path, Path]:
+    """Reference files in one folder, tallies in another: tallies are what the bench times."""
+    reference, tallies = scratch / "reference", scratch / "tallies"
+    reference.mkdir()
+    tallies.mkdir()
+    for name in bundle.present_files(source):
+        target = tallies if name == bundle.TALLIES else reference
+        shutil.copy(source / name, target / name)
+    return reference, tallies
+
+
+def read_tally_rows(path: Path) -> tuple[list[str], list[tuple[object, ...]]]:
+    with path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        rows = [tuple(int(v) if v.isdigit() else (v or None) for v in row) for row in reader]
+    return header, rows
+
+
+def sqlite_baseline(tallies_csv: Path, scratch: Path) -> float:
+    def run() -> int:
+        path = scratch / "baseline.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        header, rows = read_tally_rows(tallies_csv)
+        connection = sqlite3.connect(path, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute(f"CREATE TABLE tallies ({', '.join(header)})")
+        connection.execute("BEGIN")
+        connection.executemany(f"INSERT INTO tallies VALUES ({','.join('?' * len(header))})", rows)
+        connection.execute("COMMIT")
+        connection.close()
+        return len(rows)
+
+    seconds, _ = best_of(3, run)
+    return seconds
+
+
+def postgres_baseline(tallies_csv: Path, url: str) -> float:
+    import psycopg
+
+    def run() -> int:
+        header, rows = read_tally_rows(tallies_csv)
+        with psycopg.connect(url) as connection:
+            connection.execute("DROP TABLE IF EXISTS bench_bare_tallies")
+            connection.execute(f"CREATE TABLE bench_bare_tallies ({', '.join(h + ' text' for h in header)})")
+            with connection.cursor().copy(f"COPY bench_bare_tallies ({', '.join(header)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            connection.execute("DROP TABLE bench_bare_tallies")
+        return len(rows)
+
+    seconds, _ = best_of(3, run)
+    return seconds
+
+
+def ours(make_url: Callable[[], str], reference: Path, tallies: Path, detection: bool, runs: int) -> float:
+    timings = []
+    for _ in range(runs):
+        desk = Desk.open(Settings(database_url=make_url()), with_detection=detection)
+        desk.import_bundle(reference)
+        started = time.perf_counter()
+        report = desk.import_bundle(tallies)
+        timings.append(time.perf_counter() - started)
+        assert report.ok and report.stored[bundle.TALLIES] > 0, report.problems[:3]
+        desk.engine.dispose()
+    return min(timings)
+
+
+def fresh_postgres(url: str) -> Callable[[], str]:
+    import uuid
+
+    import psycopg
+
+    def make() -> str:
+        schema = f"bench_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(url, autocommit=True) as connection:
+            for (old,) in connection.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'bench_%'"):
+                connection.execute(f"DROP SCHEMA {old} CASCADE")
+            connection.execute(f"CREATE SCHEMA {schema}")
+        return f"{url}?options=-csearch_path%3D{schema}"
+
+    return make
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", default="kalteng")
+    parser.add_argument("--stations", type=int)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--postgres", help="e.g. postgresql://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        scratch = Path(folder)
+        started = time.perf_counter()
+        counts = write_demo_bundle(scratch / "bundle", seed=2024, scale=args.scale, stations=args.stations)
+        print(f"demo bundle ({args.scale}): {counts} generated in {time.perf_counter() - started:.2f}s")
+        reference, tallies = split_bundle(scratch / "bundle", scratch)
+        n = counts[bundle.TALLIES]
+        counter = iter(range(1_000_000))
+        sqlite_url: Callable[[], str] = lambda: f"sqlite:///{scratch / f'ours-{next(counter)}.db'}"  # noqa: E731
+        rows = []
+        base = sqlite_baseline(tallies / bundle.TALLIES, scratch)
+        rows.append(("SQLite: bare executemany (baseline)", base, n / base, 1.0))
+        for label, detection in (("SQLite: import, detection off", False), ("SQLite: import, all detectors", True)):
+            seconds = ours(sqlite_url, reference, tallies, detection, args.runs)
+            rows.append((label, seconds, n / seconds, base / seconds))
+        if args.postgres:
+            base = postgres_baseline(tallies / bundle.TALLIES, args.postgres)
+            rows.append(("PostgreSQL: bare COPY (baseline)", base, n / base, 1.0))
+            for label, detection in (("PostgreSQL: import, detection off", False),
+                                     ("PostgreSQL: import, all detectors", True)):
+                seconds = ours(fresh_postgres(args.postgres), reference, tallies, detection, args.runs)
+                rows.append((label, seconds, n / seconds, base / seconds))
+        print()
+        print_table(["what", "seconds", "tallies/s", "rate vs baseline"], rows)
+
+
+if __name__ == "__main__":
+    main()
