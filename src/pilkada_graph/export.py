@@ -35,7 +35,19 @@ def export_bundle(engine: Engine, folder: Path) -> dict[str, int]:
             bundle.TALLIES: bundle.write_rows(
                 folder / bundle.TALLIES, bundle.tally_columns(max_candidates), _tallies(connection)
             ),
+            **_recaps_file(connection, folder, max_candidates),
         }
+
+
+def _recaps_file(connection: Connection, folder: Path, max_candidates: int) -> dict[str, int]:
+    """recaps.csv, the optional sixth file: written only when there are recaps."""
+    from pilkada_graph.recaps import all_recaps, recap_export_row
+
+    recaps = all_recaps(connection)
+    if not recaps:
+        return {}
+    rows = (recap_export_row(recap) for recap in recaps)
+    return {bundle.RECAPS: bundle.write_rows(folder / bundle.RECAPS, bundle.recap_columns(max_candidates), rows)}
 
 
 def _regions(connection: Connection) -> list[dict[str, Any]]:

@@ -286,3 +286,31 @@ def current_recaps(
     for view in views:  # two recaps at the same instant: the later stored wins
         newest[(view.region_code, view.contest_code)] = view
     return [v for v in newest.values() if is_below(v.region_code, under)]
+
+
+def recap_export_row(recap: RecapView) -> dict[str, Any]:
+    """A stored recap as its recaps.csv row (times with the sender's offset, as imported)."""
+    return {
+        "region_code": recap.region_code,
+        "contest_code": recap.contest_code,
+        "submitted_at": bundle.format_timestamp(recap.submitted_at),
+        "source": recap.source,
+        **{bundle.votes_column(n): v for n, v in enumerate(recap.votes, start=1)},
+        **recap.counts,
+    }
+
+
+def recaps_grouped(connection: Connection, region_ids: Sequence[int]) -> dict[int, list[RecapView]]:
+    """region id -> its recaps, newest first: one statement for a whole page of regions (DataLoader)."""
+    grouped: dict[int, list[RecapView]] = {}
+    ids = list(region_ids)
+    for start in range(0, len(ids), 900):
+        query = (_recap_query().add_columns(Recap.region_id.label("rid"))
+                 .where(Recap.region_id.in_(ids[start : start + 900]))
+                 .order_by(Recap.submitted_at.desc(), Recap.id.desc()))
+        from sqlalchemy.orm import Session
+
+        with Session(bind=connection) as session:
+            for recap, region_code, contest_code, rid in session.execute(query):
+                grouped.setdefault(rid, []).append(_view(recap, region_code, contest_code))
+    return grouped

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from strawberry.dataloader import DataLoader
 
 from pilkada_graph.models import Issue
+from pilkada_graph.recaps import recaps_grouped
 from pilkada_graph.schema import store
 
 K = TypeVar("K", bound=Hashable)
@@ -54,6 +55,7 @@ class Loaders:
             lambda c, keys: store.issues_grouped(c, Issue.tally_id, keys), default=list
         )
         self.issue_events = self._grouped(store.issue_events, default=list)
+        self.recaps = self._grouped(recaps_grouped, default=list)
 
     async def run(self, fetch: Callable[[Connection], V]) -> V:
         """Run one read off the event loop (for the page queries that are not batched by key)."""

@@ -26,10 +26,12 @@ from pilkada_graph.schema.pagination import Connection, keyset_connection
 
 if TYPE_CHECKING:
     from pilkada_graph.schema.issues import Issue
+    from pilkada_graph.schema.recaps import Recap
     from pilkada_graph.schema.stations import Station
 
 StationRef = Annotated["Station", strawberry.lazy("pilkada_graph.schema.stations")]
 IssueRef = Annotated["Issue", strawberry.lazy("pilkada_graph.schema.issues")]
+RecapRef = Annotated["Recap", strawberry.lazy("pilkada_graph.schema.recaps")]
 
 
 @strawberry.type(description="One candidate's votes in a region.")
@@ -115,6 +117,12 @@ class Region(relay.Node):
     @strawberry.field(description="The contest's count here; null when the region does not vote in the contest.")
     async def results(self, info: Info, contest: str) -> Results | None:
         return await results_of(info, self, await require_contest(info, contest))
+
+    @strawberry.field(description="Recaps of this region (of one contest, or all), newest first.")
+    async def recaps(self, info: Info, contest: str | None = None) -> list[RecapRef]:
+        from pilkada_graph.schema.recaps import recaps_of_region
+
+        return await recaps_of_region(info, self.row_id, contest)
 
 
 async def region_by_id(info: Info, region_id: int | None) -> Region | None:
