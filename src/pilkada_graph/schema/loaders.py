@@ -12,6 +12,7 @@ must not block the event loop.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
+from contextlib import suppress
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Row
@@ -84,8 +85,9 @@ class Loaders:
 
     def forget_issue(self, issue_id: int) -> None:
         """Drop a cached issue and its history after a write, so the answer shows the change."""
-        self.issue_by_id.clear(issue_id)
-        self.issue_events.clear(issue_id)
+        for loader in (self.issue_by_id, self.issue_events):
+            with suppress(KeyError):  # strawberry's clear() raises for a key it never loaded
+                loader.clear(issue_id)
 
 
 async def load_many(loader: DataLoader[K, V], keys: Sequence[K]) -> list[V]:

@@ -71,6 +71,7 @@ class ReviewIssueMutation:
         except lifecycle.ReviewRejected as rejected:
             return ReviewRejected(message=rejected.message)
         info.context.loaders.forget_issue(issue_id)
+        info.context.desk.publish_issue_changes([issue_id])  # after commit: issueFlagged subscribers
         issue = await issue_by_id(info, issue_id)
         assert issue is not None
         return IssueReviewed(issue=issue)
