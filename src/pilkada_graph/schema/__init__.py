@@ -41,6 +41,7 @@ from pilkada_graph.schema.mutations.submit_tally import SubmitTallyMutation
 from pilkada_graph.schema.node import NodeQuery
 from pilkada_graph.schema.regions import RegionQuery
 from pilkada_graph.schema.stations import StationQuery
+from pilkada_graph.schema.subscriptions import LiveSubscription
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -49,7 +50,7 @@ CACHE_SIZE = 512
 
 QUERY_TYPES: list[type] = [RegionQuery, ContestQuery, StationQuery, IssueQuery, NodeQuery]
 MUTATION_TYPES: list[type] = [SubmitTallyMutation, ReviewIssueMutation]
-SUBSCRIPTION_TYPES: list[type] = []
+SUBSCRIPTION_TYPES: list[type] = [LiveSubscription]
 
 
 def extensions(*, production: bool) -> list[Callable[[], SchemaExtension]]:
