@@ -43,6 +43,10 @@ class Detection(Protocol):
         """Ids of the issues that judged this revision."""
         ...
 
+    def flush(self) -> None:
+        """Run the region detectors still waiting for their debounce now (after a bulk import)."""
+        ...
+
 
 class NoDetection:
     def tallies_stored(self, stored: Sequence[StoredTally]) -> list[int]:
@@ -50,6 +54,9 @@ class NoDetection:
 
     def issues_for_tally(self, tally_id: int) -> list[int]:
         return []
+
+    def flush(self) -> None:
+        return None
 
 
 @dataclass
@@ -90,6 +97,7 @@ class Desk:
         report = import_bundle(self.engine, folder, skip_invalid=skip_invalid, actor=actor, progress=progress)
         if report.committed:
             self.after_store(report.tallies)
+            self.detection.flush()  # a bulk import judges its regions before it returns
         return report
 
     def import_sirekap(self, path: Path, *, paslon: Path, contest_code: str | None = None,
@@ -102,6 +110,7 @@ class Desk:
                                 skip_invalid=skip_invalid, actor=actor, progress=progress)
         if report.committed:
             self.after_store(report.tallies)
+            self.detection.flush()  # a bulk import judges its regions before it returns
         return report
 
     def submit_tally(self, form: TallyForm) -> SubmitOutcome:

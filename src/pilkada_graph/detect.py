@@ -1,0 +1,498 @@
+"""The detection runner: feeds stored revisions to the detector plugins and stores their issues.
+
+After a transaction that stored revisions commits, :meth:`DetectionRunner.tallies_stored`:
+
+1. judges, with every ``pilkada_check_tally`` implementation, the revisions that are current
+   once the batch is in (an older revision arriving late, or one superseded in the same
+   batch, does not change the judgement of the current one), loading their
+   :class:`~pilkada_graph.detect_types.TallyView` for the whole batch in a few queries;
+2. stores the findings as issues (:func:`pilkada_graph.lifecycle.upsert_findings`), one
+   transaction, then tells ``on_issues_changed`` which issues changed;
+3. asks for the region checks of the (region, contest) pairs the batch touched. Requests are
+   coalesced for ``debounce`` seconds by a timer thread (a quiet period's burst of
+   ``submitTally`` calls makes one run), and a region runs only once ``region_min_reported``
+   stations have reported, again when that number grew by ``region_growth``, and whenever a
+   station's form was corrected (a new revision replacing one). Bulk imports call
+   :meth:`flush` to run them at once.
+
+A detector never stops ingestion. Each plugin's call runs in a worker thread joined with a
+time budget (``tally_budget`` per batch, ``region_budget`` per region): one that raises, runs
+too long or returns nonsense is recorded in ``detector_failures`` and skipped, and the others
+run. Threads, not processes: detectors get plain read-only values, so nothing needs
+pickling, a call costs a thread start instead of a process round-trip, and plugins loaded
+from folders or entry points need no re-import in a child. The price: a hung thread cannot be
+killed, so it is abandoned (daemon, its late result discarded) and its plugin is skipped,
+recorded as ``busy``, until that thread ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Engine, insert, select
+
+from pilkada_graph import detect_data
+from pilkada_graph.detect_types import ContestView, DetectorSettings, Finding, TallyView, subject_key
+from pilkada_graph.ingest import is_below
+from pilkada_graph.lifecycle import Scope, upsert_findings, utc_now
+from pilkada_graph.models import DetectorFailure, Issue
+from pilkada_graph.plugins import PluginHost
+from pilkada_graph.recaps import load_region_recaps
+from pilkada_graph.store import StoredTally, chunked
+
+if TYPE_CHECKING:
+    from pilkada_graph.service import Desk
+
+log = logging.getLogger(__name__)
+IssuesChanged = Callable[[list[int]], None]
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    """The runner's settings: ``[detection]`` in the config file."""
+
+    #: Seconds one plugin may take over one batch of revisions.
+    tally_budget: float = 2.0
+    #: Seconds one plugin may take over one region and contest.
+    region_budget: float = 30.0
+    #: The level whose regions the region hooks judge (each for each contest that covers it).
+    region_level: str = "regency"
+    #: Stations that must have reported before region statistics mean anything.
+    region_min_reported: int = 20
+    #: Run a region again once its reported stations grew by this fraction since the last run.
+    region_growth: float = 0.10
+    #: Seconds to coalesce region requests; 0 runs them at once.
+    debounce: float = 2.0
+    #: Revisions judged per batch (and per ``tally_budget``).
+    batch_size: int = 2000
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> RunnerOptions:
+        known = {f.name: f.type for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown [detection] setting(s): {', '.join(unknown)}; known: {', '.join(known)}")
+        options = cls(**values)
+        if options.region_level not in detect_data.LEVEL_DEPTH:
+            raise ValueError(f"[detection] region_level must be one of {', '.join(detect_data.LEVEL_DEPTH)}")
+        return options
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A detector's fault, before it is stored in ``detector_failures``."""
+
+    detector: str
+    subject: str
+    kind: str  # error | timeout | invalid | busy
+    error: str
+
+
+@dataclass
+class DetectSummary:
+    """What a run of :meth:`DetectionRunner.detect_all` did."""
+
+    tallies: int = 0
+    regions: int = 0
+    issue_ids: set[int] = field(default_factory=set)
+    failures: int = 0
+
+
+# --------------------------------------------------------------------------- time budgets
+
+
+@dataclass
+class _Outcome:
+    result: Any = None
+    error: BaseException | None = None
+    thread: threading.Thread | None = None
+
+    @property
+    def timed_out(self) -> bool:
+        return self.thread is not None
+
+
+def call_with_budget(function: Callable[[], Any], budget: float, name: str) -> _Outcome:
+    """Run ``function`` in a daemon thread; give up on it after ``budget`` seconds."""
+    outcome = _Outcome()
+
+    def target() -> None:
+        try:
+            outcome.result = function()
+        except BaseException as error:  # noqa: BLE001 - a plugin's fault of any kind is recorded
+            outcome.error = error
+
+    thread = threading.Thread(target=target, name=f"detector {name}", daemon=True)
+    thread.start()
+    thread.join(budget)
+    if thread.is_alive():
+        return _Outcome(thread=thread)  # abandoned: whatever it returns later is not read
+    return outcome
+
+
+def describe_error(error: BaseException) -> str:
+    return "".join(traceback.format_exception(error))[-4000:]
+
+
+# --------------------------------------------------------------------------- the runner
+
+
+class DetectionRunner:
+    """Runs the plugins' check hooks on stored revisions and regions, and stores their issues."""
+
+    def __init__(self, engine: Engine, host: PluginHost, options: RunnerOptions | None = None, *,
+                 on_issues_changed: IssuesChanged | None = None) -> None:
+        self.engine = engine
+        self.host = host
+        self.options = options or RunnerOptions()
+        self.on_issues_changed = on_issues_changed
+        #: (region, contest) -> whether to run even if no more stations reported (a correction came)
+        self._pending: dict[tuple[str, str], bool] = {}
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+        self._region_lock = threading.Lock()
+        self._last_reported: dict[tuple[str, str], int] = {}
+        self._hung: dict[str, threading.Thread] = {}
+
+    @classmethod
+    def for_desk(cls, desk: Desk, *, on_issues_changed: IssuesChanged | None = None) -> DetectionRunner:
+        """The runner of a desk: its settings' plugins and options; changes go to its event bus."""
+        host = PluginHost.from_settings(desk.settings)
+        options = RunnerOptions.from_mapping(desk.settings.detection)
+        notify = on_issues_changed or getattr(desk, "publish_issue_changes", None)
+        return cls(desk.engine, host, options, on_issues_changed=notify)
+
+    # -- the Detection protocol of service.Desk
+
+    def tallies_stored(self, stored: Sequence[StoredTally]) -> list[int]:
+        """Judge the batch's current revisions, schedule region checks; the revisions' active issue ids."""
+        judged = effective_revisions(stored)
+        if not judged:
+            return []
+        try:
+            with self.engine.connect() as connection:
+                contests = detect_data.load_contests(connection)
+            for chunk in chunked(judged, self.options.batch_size):
+                self._notify(self.check_tallies(chunk, contests))
+            corrected = self._region_pairs(((s.station_code, s.contest_id) for s in judged if s.previous_id), contests)
+            self.request_regions(self._region_pairs(((s.station_code, s.contest_id) for s in judged), contests),
+                                 corrected=corrected)
+            return self.issues_for_tallies([s.id for s in judged])
+        except Exception:  # the revisions are stored whatever happens here
+            log.exception("detection failed after storing %d revision(s)", len(stored))
+            return []
+
+    def issues_for_tally(self, tally_id: int) -> list[int]:
+        return self.issues_for_tallies([tally_id])
+
+    def issues_for_tallies(self, tally_ids: Sequence[int]) -> list[int]:
+        """Active issues that judged these revisions."""
+        found: list[int] = []
+        with self.engine.connect() as connection:
+            for chunk in chunked(sorted(tally_ids)):
+                found += connection.execute(
+                    select(Issue.id).where(Issue.tally_id.in_(chunk), Issue.active.is_(True))).scalars()
+        return sorted(found)
+
+    # -- per-tally hooks
+
+    def check_tallies(self, stored: Sequence[StoredTally], contests: Mapping[int, ContestView]) -> list[int]:
+        """Run every ``pilkada_check_tally`` on these (current) revisions; store issues and failures."""
+        with self.engine.connect() as connection:
+            views = detect_data.load_tally_views(connection, [s.id for s in stored], contests)
+            previous = detect_data.load_tally_views(
+                connection, [s.previous_id for s in stored if s.previous_id], contests, current={})
+            contexts = detect_data.load_station_contexts(
+                connection, views.values(), {c.code: cid for cid, c in contests.items()})
+        items = [
+            (views[s.id], previous.get(s.previous_id) if s.previous_id else None,
+             contexts[(s.station_code, s.contest_code)], contests[s.contest_id])
+            for s in stored if s.id in views
+        ]
+        settings = self.host.enabled_settings()
+        batch = _TallyBatch(items)
+        failures: list[Failure] = []
+        for impl in self.host.manager.hook.pilkada_check_tally.get_hookimpls():
+            names = self._detectors_of(impl.plugin_name, "tally", settings)
+            if names:
+                self._judge_tallies(impl, names, items, settings, batch, failures)
+        return self._store(batch.runs, failures)
+
+    def _judge_tallies(self, impl: Any, names: set[str], items: Sequence[tuple[Any, ...]],
+                       settings: DetectorSettings, batch: _TallyBatch, failures: list[Failure]) -> None:
+        label = ",".join(sorted(names))
+        first = items[0][0]
+        where = f"{len(items)} revision(s) from tally {first.tally_id} ({first.station_code} {first.contest_code})"
+        outcome = self._call(impl.plugin_name, label, where, self.options.tally_budget, failures,
+                             lambda: [_judge_one(impl, item, settings) for item in items])
+        if outcome is None:
+            return
+        for (view, *_), (found, error) in zip(items, outcome, strict=True):
+            if error is not None:
+                failures.append(Failure(label, _tally_label(view), "error", describe_error(error)))
+                continue
+            valid, invalid = _validate_tally_findings(found, view, names)
+            failures.extend(Failure(label, _tally_label(view), "invalid", message) for message in invalid)
+            batch.judged(names, view, valid)
+
+    # -- region hooks
+
+    def request_regions(self, pairs: Iterable[tuple[str, str]], *, corrected: Iterable[tuple[str, str]] = ()) -> None:
+        """Ask for region checks; coalesced for ``debounce`` seconds (at once when 0).
+
+        A region runs when enough more stations reported since its last run, or, for the
+        ``corrected`` pairs, because a station's form was corrected (its issues may clear).
+        """
+        with self._lock:
+            for pair in pairs:
+                self._pending.setdefault(pair, False)
+            for pair in corrected:
+                self._pending[pair] = True
+            if not self._pending:
+                return
+            if self.options.debounce > 0:
+                if self._timer is None:
+                    self._timer = threading.Timer(self.options.debounce, self._run_pending_safely)
+                    self._timer.daemon = True
+                    self._timer.start()
+                return
+        self.flush()
+
+    def flush(self) -> None:
+        """Run the pending region checks now, in the caller's thread."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            pending, self._pending = self._pending, {}
+        with self._region_lock:
+            for (region_code, contest_code), force in sorted(pending.items()):
+                self._notify(self.check_region(region_code, contest_code, force=force))
+
+    def close(self) -> None:
+        """Run what is pending and stop the timer (at shutdown)."""
+        self.flush()
+
+    def _run_pending_safely(self) -> None:
+        try:
+            with self._lock:
+                self._timer = None
+            self.flush()
+        except Exception:  # a background thread must log, not die silently
+            log.exception("region detection failed")
+
+    def check_region(self, region_code: str, contest_code: str, *, force: bool = False) -> list[int]:
+        """Run every ``pilkada_check_region`` on one region and contest, if enough stations reported."""
+        with self.engine.connect() as connection:
+            contests = detect_data.load_contests(connection)
+            contest_id = next((cid for cid, c in contests.items() if c.code == contest_code), None)
+            summary = detect_data.region_summary(connection, region_code, contest_id) if contest_id else None
+            if summary is None or contest_id is None or not self._worth_running(summary, contest_code, force):
+                return []
+            tallies = detect_data.load_region_tallies(connection, summary, contests[contest_id], contest_id)
+            recaps = load_region_recaps(connection, region_code, contest_code)
+        self._last_reported[(region_code, contest_code)] = summary.stations_reported
+        settings = self.host.enabled_settings()
+        runs: list[tuple[str, list[Finding], Scope, dict[str, int]]] = []
+        failures: list[Failure] = []
+        tally_of = {subject_key(str(code), contest_code): int(tally_id)
+                    for code, tally_id in zip(tallies.station_codes, tallies.tally_ids, strict=True)}
+        kwargs = {"region": summary, "contest": contests[contest_id], "tallies": tallies, "recaps": recaps,
+                  "settings": settings}
+        for impl in self.host.manager.hook.pilkada_check_region.get_hookimpls():
+            names = self._detectors_of(impl.plugin_name, "region", settings)
+            if not names:
+                continue
+            label = ",".join(sorted(names))
+            outcome = self._call(impl.plugin_name, label, f"region {region_code} {contest_code}",
+                                 self.options.region_budget, failures,
+                                 lambda impl=impl: impl.function(**_arguments(impl, kwargs)))
+            if outcome is None:
+                continue
+            valid, invalid = _validate_region_findings(outcome, region_code, contest_code, names)
+            failures.extend(Failure(label, f"region {region_code} {contest_code}", "invalid", m) for m in invalid)
+            scope = Scope(contest=contest_code, region=region_code)
+            runs += [(name, [f for f in valid if f.detector == name], scope, tally_of) for name in sorted(names)]
+        return self._store(runs, failures)
+
+    def _worth_running(self, summary: Any, contest_code: str, force: bool) -> bool:
+        reported = summary.stations_reported
+        if reported < self.options.region_min_reported:
+            return False
+        last = self._last_reported.get((summary.code, contest_code))
+        return force or last is None or reported >= last * (1 + self.options.region_growth)
+
+    def _region_pairs(self, stations: Iterable[tuple[str, int]],
+                      contests: Mapping[int, ContestView]) -> set[tuple[str, str]]:
+        """(region, contest) pairs to check for these (station code, contest id)."""
+        return {region_pair(code, contests[cid], self.options.region_level) for code, cid in stations}
+
+    # -- on demand
+
+    def detect_all(self, *, contest: str | None = None, region: str | None = None) -> DetectSummary:
+        """Re-run every detector on the current revisions (optionally one contest and/or region)."""
+        summary = DetectSummary()
+        with self.engine.connect() as connection:
+            contests = detect_data.load_contests(connection)
+            contest_id = next((cid for cid, c in contests.items() if c.code == contest), None)
+            if contest is not None and contest_id is None:
+                raise ValueError(f"no contest {contest!r}")
+            current = detect_data.current_tallies(connection, contest_id=contest_id, region_code=region)
+        for chunk in chunked(current, self.options.batch_size):
+            stored = [StoredTally(tid, "", 0, cid, code, contests[cid].code, True, None) for tid, code, cid in chunk]
+            summary.issue_ids.update(self._notify(self.check_tallies(stored, contests)))
+        summary.tallies = len(current)
+        for region_code, contest_code in sorted(self._region_pairs(((c, i) for _, c, i in current), contests)):
+            summary.issue_ids.update(self._notify(self.check_region(region_code, contest_code, force=True)))
+            summary.regions += 1
+        return summary
+
+    # -- shared
+
+    def _detectors_of(self, plugin: str, checks: str, settings: DetectorSettings) -> set[str]:
+        return {name for name, d in self.host.detectors().items()
+                if d.plugin == plugin and d.info.checks == checks and name in settings}
+
+    def _call(self, plugin: str, label: str, where: str, budget: float, failures: list[Failure],
+              function: Callable[[], Any]) -> Any | None:
+        """The function's result, or None after recording why there is none."""
+        hung = self._hung.get(plugin)
+        if hung is not None and hung.is_alive():
+            failures.append(Failure(label, where, "busy", "skipped: its previous call is still running"))
+            return None
+        outcome = call_with_budget(function, budget, plugin)
+        if outcome.timed_out:
+            self._hung[plugin] = outcome.thread  # type: ignore[assignment]
+            failures.append(Failure(label, where, "timeout", f"ran longer than {budget:g} s; result discarded"))
+            return None
+        if outcome.error is not None:
+            failures.append(Failure(label, where, "error", describe_error(outcome.error)))
+            return None
+        return outcome.result
+
+    def _store(self, runs: Sequence[tuple[str, list[Finding], Scope, Mapping[str, int]]],
+               failures: Sequence[Failure]) -> list[int]:
+        changed: set[int] = set()
+        with self.engine.begin() as connection:
+            for detector, findings, scope, tally_ids in runs:
+                changed.update(upsert_findings(connection, detector, findings, scope=scope, tally_ids=tally_ids))
+            record_failures(connection, failures)
+        return sorted(changed)
+
+    def _notify(self, issue_ids: list[int]) -> list[int]:
+        if issue_ids and self.on_issues_changed is not None:
+            try:
+                self.on_issues_changed(issue_ids)
+            except Exception:  # subscribers' trouble is not the detectors'
+                log.exception("on_issues_changed failed")
+        return issue_ids
+
+
+class _TallyBatch:
+    """Findings of one batch of revisions, per detector, with the subjects each detector judged."""
+
+    def __init__(self, items: Sequence[tuple[Any, ...]]) -> None:
+        self.findings: dict[str, list[Finding]] = {}
+        self.keys: dict[str, set[str]] = {}
+        self.tally_ids = {subject_key(v.station_code, v.contest_code): v.tally_id for v, *_ in items}
+
+    def judged(self, names: Iterable[str], view: TallyView, findings: Sequence[Finding]) -> None:
+        key = subject_key(view.station_code, view.contest_code)
+        for name in names:
+            self.keys.setdefault(name, set()).add(key)
+            self.findings.setdefault(name, []).extend(f for f in findings if f.detector == name)
+
+    @property
+    def runs(self) -> list[tuple[str, list[Finding], Scope, Mapping[str, int]]]:
+        return [(name, self.findings.get(name, []), Scope(frozenset(keys)), self.tally_ids)
+                for name, keys in sorted(self.keys.items())]
+
+
+def _arguments(impl: Any, available: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the arguments the implementation asks for, as pluggy itself would pass them."""
+    return {name: available[name] for name in impl.argnames}
+
+
+def _judge_one(impl: Any, item: tuple[Any, ...], settings: DetectorSettings
+               ) -> tuple[Any, BaseException | None]:
+    tally, previous, station, contest = item
+    available = {"tally": tally, "previous": previous, "station": station, "contest": contest, "settings": settings}
+    try:
+        return impl.function(**_arguments(impl, available)), None
+    except Exception as error:  # noqa: BLE001 - recorded against this one revision
+        return None, error
+
+
+def _tally_label(view: TallyView) -> str:
+    return f"tally {view.tally_id} ({view.station_code} {view.contest_code})"
+
+
+def _as_findings(returned: Any) -> tuple[list[Finding], list[str]]:
+    if returned is None:
+        return [], []
+    if isinstance(returned, Finding) or not isinstance(returned, Iterable):
+        return [], [f"returned {type(returned).__name__}, not a list of Finding"]
+    findings = [f for f in returned if isinstance(f, Finding)]
+    others = [f"returned {type(f).__name__} among its findings" for f in returned if not isinstance(f, Finding)]
+    return findings, others
+
+
+def _validate_tally_findings(returned: Any, view: TallyView, names: set[str]) -> tuple[list[Finding], list[str]]:
+    findings, problems = _as_findings(returned)
+    valid = []
+    for f in findings:
+        if f.detector not in names:
+            problems.append(f"finding of undeclared or disabled detector {f.detector!r}")
+        elif (f.subject, f.contest) != (view.station_code, view.contest_code):
+            problems.append(f"a tally check may report only on its station and contest, not {f.subject_key}")
+        else:
+            valid.append(f)
+    return valid, problems
+
+
+def _validate_region_findings(returned: Any, region: str, contest: str,
+                              names: set[str]) -> tuple[list[Finding], list[str]]:
+    findings, problems = _as_findings(returned)
+    valid = []
+    for f in findings:
+        if f.detector not in names:
+            problems.append(f"finding of undeclared or disabled detector {f.detector!r}")
+        elif f.contest != contest or not is_below(f.subject, region):
+            problems.append(f"a region check of {region} {contest} cannot report on {f.subject_key}")
+        else:
+            valid.append(f)
+    return valid, problems
+
+
+def effective_revisions(stored: Sequence[StoredTally]) -> list[StoredTally]:
+    """The revisions that are current once the batch is in: the last current one per station and contest."""
+    latest: dict[tuple[int, int], StoredTally] = {}
+    for s in stored:
+        if s.is_current:
+            latest[(s.station_id, s.contest_id)] = s
+    return sorted(latest.values(), key=lambda s: s.id)
+
+
+def region_pair(station_code: str, contest: ContestView, level: str) -> tuple[str, str]:
+    """The region whose check covers this station in this contest: its ancestor at ``level``,
+    or the contest's own region when that is deeper (a city's mayoral race checked as a whole)."""
+    depth = detect_data.LEVEL_DEPTH[level]
+    if contest.region_code:
+        depth = max(depth, detect_data.depth_of(contest.region_code))
+    return ".".join(station_code.split(".")[:depth]), contest.code
+
+
+def record_failures(connection: Connection, failures: Sequence[Failure]) -> None:
+    if failures:
+        now = utc_now()
+        connection.execute(insert(DetectorFailure), [
+            {"detector": f.detector[:80], "subject": f.subject[:200], "kind": f.kind, "error": f.error, "at": now}
+            for f in failures
+        ])
+        for f in failures:
+            log.warning("detector %s failed (%s) on %s: %s", f.detector, f.kind, f.subject, f.error.splitlines()[-1:])

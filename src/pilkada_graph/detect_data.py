@@ -1,0 +1,216 @@
+"""The SQL that feeds detectors: stored rows -> the plain values of :mod:`pilkada_graph.detect_types`.
+
+Everything is loaded in batches (a handful of queries per batch of revisions, one query per
+region), so that per-tally detection adds little to an import. Region codes are hierarchical
+(``62.71.01.1001``: province, regency, district, village), so a station's ancestors are
+prefixes of its code and need no query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import aliased
+
+from pilkada_graph.bundle import COUNT_FIELDS
+from pilkada_graph.detect_types import ContestView, RegionSummary, RegionTallies, StationContext, TallyView
+from pilkada_graph.ingest import descendant_range, from_utc_naive
+from pilkada_graph.models import Candidate, Contest, CurrentTally, Region, RegionResult, Station, Tally
+from pilkada_graph.rules import FormValues, failed_checks, registered_of
+from pilkada_graph.store import chunked
+
+LEVEL_DEPTH = {"province": 1, "regency": 2, "district": 3, "village": 4}
+
+
+def ancestor_code(code: str, level: str) -> str:
+    """The code of ``code``'s ancestor at ``level`` (itself when it is not deeper than that)."""
+    return ".".join(code.split(".")[: LEVEL_DEPTH[level]])
+
+
+def depth_of(code: str) -> int:
+    return code.count(".") + 1
+
+
+# --------------------------------------------------------------------------- contests
+
+
+def load_contests(connection: Connection) -> dict[int, ContestView]:
+    """Every contest with its candidates, by id (contests are few)."""
+    region = aliased(Region)
+    rows = connection.execute(
+        select(Contest.id, Contest.code, Contest.name, region.code.label("region_code"))
+        .outerjoin(region, region.id == Contest.region_id))
+    candidates: dict[int, dict[int, str]] = {}
+    for c in connection.execute(select(Candidate.contest_id, Candidate.number, Candidate.name)):
+        candidates.setdefault(c.contest_id, {})[c.number] = c.name
+    return {r.id: ContestView(r.code, r.name, r.region_code, dict(sorted(candidates.get(r.id, {}).items())))
+            for r in rows}
+
+
+# --------------------------------------------------------------------------- one revision at a time
+
+_TALLY_COLUMNS = [
+    Tally.id, Tally.submission_id, Tally.contest_id, Tally.submitted_at, Tally.submitted_offset,
+    Tally.received_at, Tally.source, Tally.votes, Tally.extra, *(getattr(Tally, f) for f in COUNT_FIELDS),
+    Station.code.label("station_code"), Station.registered.label("station_registered"),
+    Station.number.label("station_number"), Station.id.label("station_id"),
+]
+
+
+def load_tally_views(connection: Connection, ids: Iterable[int], contests: Mapping[int, ContestView],
+                     current: Mapping[int, bool] | None = None) -> dict[int, TallyView]:
+    """The revisions ``ids`` as :class:`TallyView`, by id; ``current`` says which are current."""
+    views: dict[int, TallyView] = {}
+    for chunk in chunked(sorted(set(ids))):
+        rows = connection.execute(
+            select(*_TALLY_COLUMNS).join(Station, Station.id == Tally.station_id).where(Tally.id.in_(chunk)))
+        for row in rows:
+            is_current = True if current is None else current.get(row.id, False)
+            views[row.id] = tally_view(row, contests[row.contest_id].code, is_current)
+    return views
+
+
+def tally_view(row: Any, contest_code: str, is_current: bool) -> TallyView:
+    counts = {f: getattr(row, f) for f in COUNT_FIELDS}
+    votes = tuple(row.votes or ())
+    form = FormValues(counts, votes)
+    code = row.station_code
+    return TallyView(
+        tally_id=row.id,
+        submission_id=row.submission_id,
+        station_code=code,
+        contest_code=contest_code,
+        village_code=ancestor_code(code, "village"),
+        district_code=ancestor_code(code, "district"),
+        regency_code=ancestor_code(code, "regency"),
+        province_code=ancestor_code(code, "province"),
+        submitted_at=from_utc_naive(row.submitted_at, row.submitted_offset or 0),
+        received_at=row.received_at.replace(tzinfo=UTC),
+        source=row.source,
+        votes=votes,
+        registered=registered_for(form, row.station_registered),
+        failed_checks=tuple(failed_checks(form)),
+        is_current=is_current,
+        extra=row.extra,
+        **counts,
+    )
+
+
+def registered_for(form: FormValues, station_registered: int | None) -> int | None:
+    """The form's DPT + DPTb + DPK, else the station list's figure (as the aggregates count it)."""
+    registered = registered_of(form)
+    return registered if registered is not None else station_registered
+
+
+def load_station_contexts(connection: Connection, views: Iterable[TallyView],
+                          contest_ids: Mapping[str, int]) -> dict[tuple[str, str], StationContext]:
+    """(station code, contest code) -> the station and its village's and district's sums."""
+    views = list(views)
+    codes = sorted({v.village_code for v in views} | {v.district_code for v in views})
+    summaries = load_region_summaries(connection, codes, set(contest_ids.values()))
+    stations = _station_rows(connection, sorted({v.station_code for v in views}))
+    contexts = {}
+    for v in views:
+        number, registered = stations.get(v.station_code, (None, None))
+        contest_id = contest_ids[v.contest_code]
+        contexts[(v.station_code, v.contest_code)] = StationContext(
+            v.station_code, number, registered,
+            summaries.get((v.village_code, contest_id)), summaries.get((v.district_code, contest_id)))
+    return contexts
+
+
+def _station_rows(connection: Connection, codes: Sequence[str]) -> dict[str, tuple[int | None, int | None]]:
+    found = {}
+    for chunk in chunked(codes):
+        rows = connection.execute(select(Station.code, Station.number, Station.registered)
+                                  .where(Station.code.in_(chunk)))
+        found.update({r.code: (r.number, r.registered) for r in rows})
+    return found
+
+
+def load_region_summaries(connection: Connection, codes: Sequence[str],
+                          contest_ids: set[int]) -> dict[tuple[str, int], RegionSummary]:
+    """(region code, contest id) -> its aggregate row (absent when nothing reported)."""
+    found: dict[tuple[str, int], RegionSummary] = {}
+    for chunk in chunked(codes):
+        rows = connection.execute(
+            select(Region.code, Region.level, Region.stations_total, RegionResult.contest_id,
+                   RegionResult.stations_reported, RegionResult.registered, RegionResult.voters,
+                   RegionResult.valid_votes, RegionResult.invalid_votes)
+            .join(RegionResult, RegionResult.region_id == Region.id)
+            .where(Region.code.in_(chunk), RegionResult.contest_id.in_(sorted(contest_ids))))
+        for r in rows:
+            found[(r.code, r.contest_id)] = RegionSummary(
+                r.code, r.level, r.stations_total or 0, r.stations_reported, r.registered,
+                r.voters, r.valid_votes, r.invalid_votes)
+    return found
+
+
+# --------------------------------------------------------------------------- a region at once
+
+
+def region_summary(connection: Connection, code: str, contest_id: int) -> RegionSummary | None:
+    return load_region_summaries(connection, [code], {contest_id}).get((code, contest_id))
+
+
+def load_region_tallies(connection: Connection, summary: RegionSummary, contest: ContestView,
+                        contest_id: int) -> RegionTallies:
+    """The current revision of every reporting station below the region, as arrays (one query)."""
+    low, high = descendant_range(summary.code)
+    rows = connection.execute(
+        select(Tally.id, Tally.votes, Tally.dpt, Tally.dptb, Tally.dpk, Tally.voters, Tally.valid_votes,
+               Tally.invalid_votes, Station.code, Station.registered)
+        .select_from(CurrentTally)
+        .join(Tally, Tally.id == CurrentTally.tally_id)
+        .join(Station, Station.id == CurrentTally.station_id)
+        .where(CurrentTally.contest_id == contest_id, Station.code >= low, Station.code < high)
+        .order_by(Station.code)).all()
+    numbers = tuple(contest.candidates) or tuple(range(1, max((len(r.votes or ()) for r in rows), default=0) + 1))
+    codes = [r.code for r in rows]
+    return RegionTallies(
+        region_code=summary.code,
+        region_level=summary.level,
+        contest_code=contest.code,
+        candidates=numbers,
+        stations_total=summary.stations_total,
+        station_codes=np.array(codes, dtype=np.str_),
+        tally_ids=np.array([r.id for r in rows], dtype=np.int64),
+        village_codes=np.array([ancestor_code(c, "village") for c in codes], dtype=np.str_),
+        district_codes=np.array([ancestor_code(c, "district") for c in codes], dtype=np.str_),
+        registered=_floats(registered_for(FormValues({"dpt": r.dpt, "dptb": r.dptb, "dpk": r.dpk}), r.registered)
+                           for r in rows),
+        voters=_floats(r.voters for r in rows),
+        valid_votes=_floats(r.valid_votes for r in rows),
+        invalid_votes=_floats(r.invalid_votes for r in rows),
+        votes=_vote_matrix([r.votes or [] for r in rows], len(numbers)),
+    )
+
+
+def _floats(values: Iterable[int | None]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def _vote_matrix(rows: Sequence[Sequence[int | None]], width: int) -> np.ndarray[Any, np.dtype[np.float64]]:
+    matrix = np.full((len(rows), width), np.nan, dtype=np.float64)
+    for i, votes in enumerate(rows):
+        for j, value in enumerate(votes[:width]):
+            if value is not None:
+                matrix[i, j] = value
+    return matrix
+
+
+def current_tallies(connection: Connection, *, contest_id: int | None = None,
+                    region_code: str | None = None) -> list[tuple[int, str, int]]:
+    """(tally id, station code, contest id) of every current revision, optionally in a contest/region."""
+    query = (select(CurrentTally.tally_id, Station.code, CurrentTally.contest_id)
+             .join(Station, Station.id == CurrentTally.station_id).order_by(CurrentTally.tally_id))
+    if contest_id is not None:
+        query = query.where(CurrentTally.contest_id == contest_id)
+    if region_code is not None:
+        low, high = descendant_range(region_code)
+        query = query.where(Station.code >= low, Station.code < high)
+    return [(r.tally_id, r.code, r.contest_id) for r in connection.execute(query)]

@@ -1,0 +1,175 @@
+"""The runner: plugins from folders and entry points, faults isolated, no duplicates, corrections."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from pilkada_graph.config import Settings
+from pilkada_graph.detect_types import DetectorInfo, Finding, TallyView
+from pilkada_graph.hookspecs import hookimpl
+from pilkada_graph.models import Issue, IssueEvent, Tally
+from tests.plugins.conftest import OUTLIER, DeskFactory, count, failures, form, issues_of
+
+FOLDER_PLUGIN = '''
+from pilkada_graph.detect_types import DetectorInfo, Finding
+from pilkada_graph.hookspecs import hookimpl
+
+__version__ = "2.1"
+
+
+@hookimpl
+def pilkada_detectors():
+    return [DetectorInfo("many-invalid", "more invalid votes than a threshold", {"threshold": 50})]
+
+
+@hookimpl
+def pilkada_check_tally(tally, settings):
+    config = settings.of("many-invalid")
+    if config and (tally.invalid_votes or 0) > config["threshold"]:
+        return [Finding("many-invalid", tally.station_code, tally.contest_code, "info",
+                        f"{tally.invalid_votes} invalid votes", {"invalid_votes": tally.invalid_votes})]
+    return []
+'''
+
+
+def test_a_plugin_from_a_folder_and_one_from_an_entry_point_are_loaded_and_their_issues_stored(
+        make_desk: DeskFactory, engine: Engine, election: Path, tmp_path: Path, installed_example: str) -> None:
+    folder = tmp_path / "detectors"
+    folder.mkdir()
+    (folder / "many_invalid.py").write_text(FOLDER_PLUGIN)
+    desk = make_desk(settings=Settings(plugins_dirs=[folder]), builtins=(), entry_points=True)
+    sources = {p.name: (p.source, p.version) for p in desk.detection.host.plugins()}  # type: ignore[attr-defined]
+    assert sources["many_invalid"] == (f"folder {folder}", "2.1")
+    assert sources["invalid_votes"] == (f"entry point of {installed_example}", "0.1.0")
+    desk.import_bundle(election)
+    assert [i.subject_code for i in issues_of(engine, "many-invalid")] == [OUTLIER]
+    [flagged] = issues_of(engine, "invalid-votes-share")
+    assert (flagged.subject_code, flagged.severity, flagged.evidence["district"]) == (OUTLIER, "warning", "62.71.01")
+    assert flagged.tally_id is not None
+
+
+class Crashing:
+    @hookimpl
+    def pilkada_detectors(self) -> list[DetectorInfo]:
+        return [DetectorInfo("crashing", "raises on every form")]
+
+    @hookimpl
+    def pilkada_check_tally(self, tally: TallyView) -> list[Finding]:
+        raise ZeroDivisionError(f"cannot judge {tally.station_code}")
+
+
+class Hanging:
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    @hookimpl
+    def pilkada_detectors(self) -> list[DetectorInfo]:
+        return [DetectorInfo("hanging", "never answers")]
+
+    @hookimpl
+    def pilkada_check_tally(self, tally: TallyView) -> list[Finding]:
+        self.release.wait(30)
+        return [Finding("hanging", tally.station_code, tally.contest_code, "critical", "too late")]
+
+
+def test_a_crashing_detector_and_a_hanging_one_do_not_stop_ingestion_and_are_reported(
+        make_desk: DeskFactory, engine: Engine, election: Path) -> None:
+    hanging = Hanging()
+    desk = make_desk(Crashing(), hanging)
+    try:
+        report = desk.import_bundle(election)
+        outcome = desk.submit_tally(form("bad-1", OUTLIER, votes=(100, 90), valid=180))
+    finally:
+        hanging.release.set()
+    assert report.committed and outcome.accepted
+    assert count(engine, Tally) == 17
+    [arithmetic] = issues_of(engine, "form-arithmetic")  # the other detector still ran
+    assert outcome.issue_ids == [arithmetic.id]
+    recorded = {(f.detector, f.kind) for f in failures(engine)}
+    assert {("crashing", "error"), ("hanging", "timeout"), ("hanging", "busy")} <= recorded
+    crash = next(f for f in failures(engine) if f.detector == "crashing")
+    assert "ZeroDivisionError: cannot judge" in crash.error and crash.subject.startswith("tally ")
+    assert issues_of(engine, "hanging") == [] and issues_of(engine, "crashing") == []
+
+
+def test_re_running_detection_creates_no_duplicates(
+        make_desk: DeskFactory, engine: Engine, election: Path, installed_example: str) -> None:
+    desk = make_desk(entry_points=True)
+    desk.import_bundle(election)
+    desk.submit_tally(form("bad-1", "62.71.02.1001.001", valid=150))
+    before = (count(engine, Issue), count(engine, IssueEvent))
+    assert before[0] == 2
+    for _ in range(2):
+        summary = desk.detection.detect_all()  # type: ignore[attr-defined]
+        assert (summary.tallies, summary.regions) == (16, 1)
+    assert (count(engine, Issue), count(engine, IssueEvent)) == before
+
+
+def test_a_corrected_revision_closes_its_issue(make_desk: DeskFactory, engine: Engine, election: Path) -> None:
+    desk = make_desk()
+    desk.import_bundle(election)
+    wrong = desk.submit_tally(form("desk-1", "62.71.02.1001.004", minutes=60, valid=200))
+    [issue] = issues_of(engine, "form-arithmetic")
+    assert wrong.issue_ids == [issue.id] and (issue.status, issue.severity, issue.active) == ("open", "critical", True)
+    assert issue.evidence["failed_checks"][0]["rule"] == "votes-sum"
+    corrected = desk.submit_tally(form("desk-2", "62.71.02.1001.004", minutes=90))
+    [closed] = issues_of(engine, "form-arithmetic")
+    assert corrected.issue_ids == []
+    assert (closed.id, closed.status, closed.active) == (issue.id, "resolved", False)
+    late = desk.submit_tally(form("desk-0", "62.71.02.1001.004", minutes=30, valid=1))  # older: not current
+    assert late.accepted and late.issue_ids == [] and issues_of(engine, "form-arithmetic")[0].status == "resolved"
+
+
+def test_region_checks_wait_for_enough_stations_and_run_again_as_more_report(
+        make_desk: DeskFactory, engine: Engine, tmp_path: Path) -> None:
+    from pilkada_graph.detect import RunnerOptions
+    from tests.plugins.conftest import station_codes, write_election
+
+    calls: list[int] = []
+
+    class Counting:
+        @hookimpl
+        def pilkada_detectors(self) -> list[DetectorInfo]:
+            return [DetectorInfo("counting", "counts its calls", checks="region")]
+
+        @hookimpl
+        def pilkada_check_region(self, tallies: Any) -> list[Finding]:
+            calls.append(tallies.stations_reported)
+            return []
+
+    desk = make_desk(Counting(), builtins=(), options=RunnerOptions(debounce=0, region_min_reported=4,
+                                                                     region_growth=0.5))
+    folder = write_election(tmp_path / "e", per_district=3)
+    (folder / "tallies.csv").write_text("submission_id,station_code,contest_code,submitted_at\n")
+    desk.import_bundle(folder)
+    for n, code in enumerate(station_codes(3)):
+        desk.submit_tally(form(f"s{n}", code))
+    assert calls == [4, 6]
+
+
+def test_region_requests_are_coalesced_until_the_debounce_ends(
+        make_desk: DeskFactory, engine: Engine, election: Path, installed_example: str) -> None:
+    from pilkada_graph.detect import RunnerOptions
+
+    desk = make_desk(entry_points=True, options=RunnerOptions(debounce=1.0, region_min_reported=5))
+    report = desk.import_bundle(election)  # import flushes at once
+    assert report.committed and len(issues_of(engine, "invalid-votes-share")) == 1
+    desk.submit_tally(form("fix", OUTLIER, invalid=9))
+    assert issues_of(engine, "invalid-votes-share")[0].active  # not yet: waiting for the debounce
+    deadline = time.monotonic() + 10
+    while issues_of(engine, "invalid-votes-share")[0].active and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not issues_of(engine, "invalid-votes-share")[0].active
+
+
+def test_a_detector_disabled_in_the_config_does_not_run(
+        make_desk: DeskFactory, engine: Engine, election: Path) -> None:
+    desk = make_desk(settings=Settings(detectors={"form-arithmetic": {"enabled": False}}))
+    desk.import_bundle(election)
+    assert desk.submit_tally(form("bad", OUTLIER, valid=1)).issue_ids == []
+    assert issues_of(engine, "form-arithmetic") == []
