@@ -119,6 +119,37 @@ def cmd_issues(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """What is loaded, from where, with which version; each detector with its settings in force."""
+    from pilkada_graph.plugins import PluginHost, describe
+
+    host = PluginHost.from_settings(settings_from(args))
+    if args.json:
+        print(json.dumps(describe(host), ensure_ascii=False, indent=1))
+        return 0
+    for plugin in host.plugins():
+        print(f"{plugin.name} {plugin.version or ''}  ({plugin.source})")
+        for name in plugin.detectors:
+            detector = host.detectors()[name]
+            state = "on " if detector.enabled else "off"
+            print(f"  [{state}] {name} ({detector.info.checks}): {json.dumps(dict(detector.settings))}")
+    for name in host.unknown_configured():
+        print(f"warning: [detectors.{name}] in the config names no loaded detector", file=sys.stderr)
+    return 0
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    """Re-run every enabled detector on the current revisions (optionally one contest/region)."""
+    from pilkada_graph.detect import DetectionRunner
+
+    desk = open_desk(args, with_detection=False)
+    runner = DetectionRunner.for_desk(desk)
+    summary = runner.detect_all(contest=args.contest, region=args.region)
+    print(f"checked {summary.tallies} revision(s) and {summary.regions} region(s); "
+          f"{len(summary.issue_ids)} issue(s) raised, updated or cleared")
+    return 0
+
+
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from pilkada_graph.demo import write_demo_bundle
 
@@ -250,6 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("issues", cmd_issues, "list flagged issues")
     sub.add_argument("--json", action="store_true", help="a JSON array, as the bundle spec says")
     sub.add_argument("--status", choices=("open", "acknowledged", "resolved", "dismissed"))
+
+    sub = command("plugins", cmd_plugins, "list the loaded detector plugins and their settings in force")
+    sub.add_argument("--json", action="store_true", help="plugins and detectors as JSON")
+
+    sub = command("detect", cmd_detect, "re-run the detectors on the current revisions")
+    sub.add_argument("--contest", help="only this contest code")
+    sub.add_argument("--region", help="only stations at or below this region code")
 
     sub = command("demo-data", cmd_demo_data, "generate the deterministic demo election as a bundle")
     sub.add_argument("out_folder")

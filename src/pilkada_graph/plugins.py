@@ -192,3 +192,19 @@ def load_module(path: Path, module_name: str) -> ModuleType:
         del sys.modules[module_name]
         raise PluginError(f"plugin {path} failed to import: {error!r}") from error
     return module
+
+
+def describe(host: PluginHost) -> dict[str, Any]:
+    """Plugins and detectors as plain data (``pilkada-graph plugins --json``, GraphQL ``detectors``)."""
+    return {
+        "plugins": [
+            {"name": p.name, "source": p.source, "version": p.version, "detectors": list(p.detectors)}
+            for p in host.plugins()
+        ],
+        "detectors": [
+            {"name": name, "plugin": d.plugin, "enabled": d.enabled, "checks": d.info.checks,
+             "description": d.info.description, "reference": d.info.reference, "next_step": d.info.next_step,
+             "defaults": dict(d.info.defaults), "settings": dict(d.settings)}
+            for name, d in sorted(host.detectors().items())
+        ],
+    }

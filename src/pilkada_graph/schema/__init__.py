@@ -34,6 +34,7 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 
 from pilkada_graph.schema.contests import ContestQuery
+from pilkada_graph.schema.detectors import DetectorQuery
 from pilkada_graph.schema.errors import should_mask_error
 from pilkada_graph.schema.issues import IssueQuery
 from pilkada_graph.schema.mutations.review_issue import ReviewIssueMutation
@@ -48,7 +49,7 @@ MAX_ALIASES = 30
 MAX_TOKENS = 2000
 CACHE_SIZE = 512
 
-QUERY_TYPES: list[type] = [RegionQuery, ContestQuery, StationQuery, IssueQuery, NodeQuery]
+QUERY_TYPES: list[type] = [RegionQuery, ContestQuery, StationQuery, IssueQuery, NodeQuery, DetectorQuery]
 MUTATION_TYPES: list[type] = [SubmitTallyMutation, ReviewIssueMutation]
 SUBSCRIPTION_TYPES: list[type] = [LiveSubscription]
 
