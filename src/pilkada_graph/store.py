@@ -29,6 +29,8 @@ from pilkada_graph.rules import FormValues, registered_of
 if TYPE_CHECKING:
     from pilkada_graph.ingest import Catalog, ContestRef, StationRef, TallyForm
 
+#: From this many rows on, PostgreSQL writes go through COPY rather than executemany.
+COPY_THRESHOLD = 64
 #: Parameters per statement stay under SQLite's default limit of 32,766 variables.
 IN_CHUNK = 900
 RESULT_COLUMNS = ("stations_reported", "registered", "voters", "valid_votes", "invalid_votes")
@@ -70,6 +72,7 @@ class RawSQL:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.postgres = connection.dialect.name == "postgresql"
+        self._staged = 0
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.postgres else sql
@@ -88,6 +91,42 @@ class RawSQL:
         try:
             cursor.execute(self._sql(sql), tuple(parameters))
             return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                    on_conflict: str = "") -> None:
+        """``INSERT INTO table (columns) VALUES ... [on_conflict]`` for every row.
+
+        On PostgreSQL a large batch goes through ``COPY`` (into a temporary table first when
+        there is an ON CONFLICT clause): row-by-row statements cost a round trip each.
+        """
+        if not rows:
+            return
+        names = ", ".join(columns)
+        if not self.postgres or len(rows) < COPY_THRESHOLD:
+            marks = ",".join("?" * len(columns))
+            self.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {on_conflict}", rows)
+            return
+        if not on_conflict:
+            self._copy(table, names, rows)
+            return
+        self._staged += 1
+        staging = f"staging_{table}_{self._staged}"
+        cursor = self.connection.connection.cursor()
+        try:
+            cursor.execute(f"CREATE TEMPORARY TABLE {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
+        finally:
+            cursor.close()
+        self._copy(staging, names, rows)
+        self.fetchall(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} {on_conflict} RETURNING 1")
+
+    def _copy(self, table: str, names: str, rows: Sequence[Sequence[Any]]) -> None:
+        cursor = self.connection.connection.cursor()
+        try:
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
         finally:
             cursor.close()
 
@@ -173,8 +212,7 @@ def _insert_revisions(raw: RawSQL, batch: Sequence[ValidTally], ids: Sequence[in
             json.dumps(form.extra, ensure_ascii=False) if form.extra is not None else None,
             form.actor, form.token_id,
         ))
-    marks = ",".join("?" * len(TALLY_COLUMNS))
-    raw.executemany(f"INSERT INTO tallies ({', '.join(TALLY_COLUMNS)}) VALUES ({marks})", rows)
+    raw.insert_many("tallies", TALLY_COLUMNS, rows)
 
 
 def _json_int_list(values: Sequence[int | None]) -> str:
@@ -278,11 +316,10 @@ def _advance_current(
 
 def _write_current_pointers(raw: RawSQL, changed: dict[tuple[int, int], _Current]) -> None:
     rows = [(s, c, now.tally_id, raw.timestamp(now.submitted_at)) for (s, c), now in changed.items()]
-    raw.executemany(
-        "INSERT INTO current_tallies (station_id, contest_id, tally_id, submitted_at) VALUES (?, ?, ?, ?) "
+    raw.insert_many(
+        "current_tallies", ("station_id", "contest_id", "tally_id", "submitted_at"), rows,
         "ON CONFLICT (station_id, contest_id) DO UPDATE SET tally_id = excluded.tally_id, "
         "submitted_at = excluded.submitted_at",
-        rows,
     )
 
 
@@ -327,15 +364,14 @@ def write_result_deltas(
 ) -> None:
     """Add deltas to the aggregates atomically (``x = x + delta``): safe with concurrent writers."""
     raw = raw if isinstance(raw, RawSQL) else RawSQL(raw)
-    columns = ", ".join(RESULT_COLUMNS)
     updates = ", ".join(f"{c} = region_results.{c} + excluded.{c}" for c in RESULT_COLUMNS)
-    raw.executemany(
-        f"INSERT INTO region_results (region_id, contest_id, {columns}) VALUES (?, ?, ?, ?, ?, ?, ?) "
-        f"ON CONFLICT (region_id, contest_id) DO UPDATE SET {updates}",
+    raw.insert_many(
+        "region_results", ("region_id", "contest_id", *RESULT_COLUMNS),
         [(r, c, *values) for (r, c), values in sorted(totals.items()) if any(values)],
+        f"ON CONFLICT (region_id, contest_id) DO UPDATE SET {updates}",
     )
-    raw.executemany(
-        "INSERT INTO region_result_votes (region_id, contest_id, number, votes) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (region_id, contest_id, number) DO UPDATE SET votes = region_result_votes.votes + excluded.votes",
+    raw.insert_many(
+        "region_result_votes", ("region_id", "contest_id", "number", "votes"),
         [(r, c, n, v) for (r, c, n), v in sorted(votes.items()) if v],
+        "ON CONFLICT (region_id, contest_id, number) DO UPDATE SET votes = region_result_votes.votes + excluded.votes",
     )
