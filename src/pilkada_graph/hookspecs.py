@@ -40,6 +40,7 @@ from pilkada_graph.detect_types import (
     StationContext,
     TallyView,
 )
+from pilkada_graph.recaps import RegionRecaps
 
 PROJECT = "pilkada_graph"
 #: The setuptools entry point group through which installed packages register plugins.
@@ -105,6 +106,7 @@ def pilkada_check_region(
     region: RegionSummary,
     contest: ContestView,
     tallies: RegionTallies,
+    recaps: RegionRecaps,
     settings: DetectorSettings,
 ) -> Sequence[Finding] | None:
     """Check the current tallies of one region for one contest together (statistics over peers).
@@ -117,6 +119,9 @@ def pilkada_check_region(
     :param region: the region's sums for the contest (code, level, stations reported ...).
     :param contest: the contest and its candidates.
     :param tallies: the current revision of every reporting station below the region, as arrays.
+    :param recaps: the current recaps (district, regency, province) of the contest at and below the
+        region, each beside the sums of the station forms below it
+        (:class:`~pilkada_graph.recaps.RegionRecaps`); empty when none was received.
     :param settings: settings in force of the *enabled* detectors, by name.
     :return: findings, or None for none.
     """

@@ -314,3 +314,81 @@ def recaps_grouped(connection: Connection, region_ids: Sequence[int]) -> dict[in
             for recap, region_code, contest_code, rid in session.execute(query):
                 grouped.setdefault(rid, []).append(_view(recap, region_code, contest_code))
     return grouped
+
+
+# --------------------------------------------------------------------------- what the recap detector sees
+
+
+@dataclass(frozen=True)
+class RecapFacts:
+    """One region's current recap beside what lies below it (plain data for detectors).
+
+    :param votes: the recap's votes per candidate (index 0 = number 1; None where not stated).
+    :param station_votes: the sums of the current station forms below the region.
+    :param stations_total: stations below the region; ``stations_reported`` of them have a form.
+    :param children_total: regions directly below that have stations (whose recaps should add up).
+    """
+
+    region_code: str
+    level: str
+    parent_code: str | None
+    votes: tuple[int | None, ...]
+    submitted_at: datetime
+    source: str | None
+    station_votes: tuple[int, ...]
+    stations_total: int
+    stations_reported: int
+    children_total: int
+
+    @property
+    def all_reported(self) -> bool:
+        return self.stations_total > 0 and self.stations_reported >= self.stations_total
+
+
+@dataclass(frozen=True)
+class RegionRecaps:
+    """The current recaps of one contest at and below a region: ``pilkada_check_region``'s ``recaps``."""
+
+    region_code: str
+    contest_code: str
+    recaps: tuple[RecapFacts, ...] = ()
+
+    def children_of(self, code: str) -> list[RecapFacts]:
+        return [r for r in self.recaps if r.parent_code == code]
+
+
+def load_region_recaps(connection: Connection, region_code: str, contest_code: str) -> RegionRecaps:
+    """Current recaps at and below ``region_code`` with their regions' station sums (three statements)."""
+    from pilkada_graph.models import RegionResult, RegionResultVotes
+
+    views = [v for v in current_recaps(connection, [contest_code], under=region_code)]
+    if not views:
+        return RegionRecaps(region_code, contest_code)
+    codes = [v.region_code for v in views]
+    parent = aliased(Region)
+    regions = {r.code: r for r in connection.execute(
+        select(Region.id, Region.code, Region.stations_total, parent.code.label("parent_code"))
+        .outerjoin(parent, parent.id == Region.parent_id).where(Region.code.in_(codes)))}
+    ids = [r.id for r in regions.values()]
+    contest_id = connection.execute(select(Contest.id).where(Contest.code == contest_code)).scalar_one()
+    reported = dict(connection.execute(
+        select(RegionResult.region_id, RegionResult.stations_reported)
+        .where(RegionResult.contest_id == contest_id, RegionResult.region_id.in_(ids))).all())
+    sums: dict[int, dict[int, int]] = {}
+    for rid, number, votes in connection.execute(
+            select(RegionResultVotes.region_id, RegionResultVotes.number, RegionResultVotes.votes)
+            .where(RegionResultVotes.contest_id == contest_id, RegionResultVotes.region_id.in_(ids))):
+        sums.setdefault(rid, {})[number] = votes
+    children = dict(connection.execute(
+        select(Region.parent_id, func.count()).where(Region.parent_id.in_(ids), Region.stations_total > 0)
+        .group_by(Region.parent_id)).all())
+    facts = []
+    for view in views:
+        region = regions[view.region_code]
+        by_number = sums.get(region.id, {})
+        facts.append(RecapFacts(
+            view.region_code, view.level, region.parent_code, tuple(view.votes), view.submitted_at, view.source,
+            tuple(by_number.get(n, 0) for n in range(1, len(view.votes) + 1)),
+            region.stations_total, reported.get(region.id, 0), children.get(region.id, 0),
+        ))
+    return RegionRecaps(region_code, contest_code, tuple(sorted(facts, key=lambda f: f.region_code)))
