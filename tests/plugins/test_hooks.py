@@ -1,0 +1,88 @@
+"""One test per hook (``test_hook_<name>``): what it receives, and what the runner makes of its answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine
+
+from pilkada_graph.config import Settings
+from pilkada_graph.detect_types import (
+    ContestView,
+    DetectorInfo,
+    DetectorSettings,
+    Finding,
+    RegionSummary,
+    RegionTallies,
+    StationContext,
+    TallyView,
+)
+from pilkada_graph.hookspecs import hookimpl
+from pilkada_graph.plugins import PluginHost
+from tests.plugins.conftest import OUTLIER, DeskFactory, form, issues_of
+
+
+class Recording:
+    """A test plugin that keeps what its hooks were given."""
+
+    def __init__(self, checks: str = "tally") -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.checks = checks
+
+    @hookimpl
+    def pilkada_detectors(self) -> list[DetectorInfo]:
+        return [DetectorInfo("recording", "records its calls", {"limit": 1}, checks=self.checks)]  # type: ignore[arg-type]
+
+    @hookimpl
+    def pilkada_check_tally(self, tally: TallyView, previous: TallyView | None, station: StationContext,
+                            contest: ContestView, settings: DetectorSettings) -> list[Finding]:
+        self.calls.append({"tally": tally, "previous": previous, "station": station, "contest": contest,
+                           "settings": settings})
+        return []
+
+    @hookimpl
+    def pilkada_check_region(self, region: RegionSummary, contest: ContestView, tallies: RegionTallies,
+                             settings: DetectorSettings) -> list[Finding]:
+        self.calls.append({"region": region, "contest": contest, "tallies": tallies, "settings": settings})
+        return [Finding("recording", region.code, contest.code, "info", "seen", {"n": tallies.stations_reported})]
+
+
+def test_hook_pilkada_detectors() -> None:
+    host = PluginHost.from_settings(Settings(detectors={"recording": {"limit": 5}, "form-arithmetic": {
+        "enabled": False}}), builtins=("form_arithmetic",), entry_points=False, extra=[Recording()])
+    detectors = host.detectors()
+    assert detectors["recording"].settings == {"limit": 5} and detectors["recording"].plugin == "Recording"
+    assert not detectors["form-arithmetic"].enabled
+    assert dict(host.enabled_settings()) == {"recording": {"limit": 5}}
+
+
+def test_hook_pilkada_check_tally(make_desk: DeskFactory, election: Path) -> None:
+    recording = Recording()
+    desk = make_desk(recording, builtins=())
+    desk.import_bundle(election)
+    desk.submit_tally(form("fix-1", OUTLIER, votes=(100, 90), invalid=9))
+    call = recording.calls[-1]
+    tally, previous, station = call["tally"], call["previous"], call["station"]
+    assert (tally.station_code, tally.district_code, tally.invalid_votes, tally.registered) == (
+        OUTLIER, "62.71.01", 9, 300)
+    assert tally.turnout == 199 / 300 and tally.failed_checks == () and tally.submitted_at.utcoffset() is not None
+    assert previous.submission_id == f"b-{OUTLIER}" and previous.invalid_votes == 60
+    assert station.district.code == "62.71.01" and station.district.stations_reported == 8
+    assert call["contest"].candidates == {1: "A", 2: "B"} and call["settings"]["recording"] == {"limit": 1}
+    assert len(recording.calls) == 17  # 16 imported, then the correction
+
+
+def test_hook_pilkada_check_region(make_desk: DeskFactory, engine: Engine, election: Path) -> None:
+    recording = Recording(checks="region")
+    desk = make_desk(recording, builtins=())
+    desk.import_bundle(election)
+    [call] = recording.calls
+    tallies = call["tallies"]
+    assert (call["region"].code, call["region"].level, call["contest"].code) == ("62.71", "regency", "gub-62")
+    assert tallies.stations_reported == 16 and tallies.votes.shape == (16, 2)
+    outlier = int(np.flatnonzero(tallies.station_codes == OUTLIER)[0])
+    assert (tallies.invalid_votes[outlier], tallies.district_codes[outlier]) == (60, "62.71.01")
+    [issue] = issues_of(engine, "recording")
+    assert (issue.subject_code, issue.station_id, issue.evidence) == ("62.71", None, {"n": 16})
