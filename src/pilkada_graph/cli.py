@@ -93,6 +93,24 @@ def write_rejects(report: ImportReport, path: Path) -> Path:
     return path
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from pilkada_graph.report import write_report
+
+    desk = open_desk(args, with_detection=False)
+    out = Path(args.out) if args.out else None
+    try:
+        written = write_report(desk.engine, args.region, contest_code=args.contest, fmt=args.format,
+                               lang=args.lang, out=out)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if isinstance(written, Path):
+        print(f"report written to {written}", file=sys.stderr)
+    else:
+        print(written, end="")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from pilkada_graph.export import export_bundle
 
@@ -274,6 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--skip-invalid", action="store_true", help="store the good rows, write the bad to --rejects")
     sub.add_argument("--rejects", default="rejects.csv", help="where --skip-invalid writes rejected rows")
     sub.add_argument("--no-detect", action="store_true", help="store only; run `detect` later")
+
+    sub = command("report", cmd_report, "the desk's report: progress, results, issues, plots (html, pdf, md)")
+    sub.add_argument("--region", required=True, help="region code, e.g. 62 or 62.71")
+    sub.add_argument("--contest", help="contest code (default: the one elected in the region)")
+    sub.add_argument("--format", choices=("html", "pdf", "md"), default="html")
+    sub.add_argument("--out", help="file to write (default: stdout for html/md, laporan-REGION.pdf for pdf)")
+    sub.add_argument("--lang", choices=("id", "en"), default="id", help="Bahasa Indonesia (default) or English")
 
     sub = command("export", cmd_export, "write the stored election as a bundle folder")
     sub.add_argument("folder")
