@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pilkada_graph.bundle import FILES, TALLIES, read_header, read_rows, tally_columns, votes_column
+from pilkada_graph.bundle import CORE_FILES, TALLIES, read_header, read_rows, tally_columns, votes_column
 from pilkada_graph.demo import (
     KALTENG_GOVERNOR_VALID_VOTES,
     KOLOM_KOSONG,
@@ -71,8 +71,8 @@ def test_same_seed_writes_byte_identical_bundles_and_another_seed_does_not(tmp_p
     first = write_demo_bundle(tmp_path / "a", seed=11, scale="small")
     write_demo_bundle(tmp_path / "b", seed=11, scale="small")
     write_demo_bundle(tmp_path / "c", seed=12, scale="small")
-    assert set(first) == set(FILES)
-    for name in FILES:
+    assert set(first) == set(CORE_FILES)
+    for name in CORE_FILES:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert (tmp_path / "a" / TALLIES).read_bytes() != (tmp_path / "c" / TALLIES).read_bytes()
 

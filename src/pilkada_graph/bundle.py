@@ -21,7 +21,9 @@ TALLIES = "tallies.csv"
 RECAPS = "recaps.csv"
 
 #: The files in the order an import must process them (what a row refers to comes first).
-FILES: tuple[str, ...] = (REGIONS, CONTESTS, CANDIDATES, STATIONS, TALLIES, RECAPS)
+#: The five files of the spec; every export writes them.
+CORE_FILES: tuple[str, ...] = (REGIONS, CONTESTS, CANDIDATES, STATIONS, TALLIES)
+FILES: tuple[str, ...] = (*CORE_FILES, RECAPS)
 
 REGION_COLUMNS = ("code", "name", "level", "parent_code")
 CONTEST_COLUMNS = ("code", "name", "region_code")
