@@ -215,7 +215,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with desk.engine.connect() as connection:
         empty = connection.exec_driver_sql("select count(*) from regions").scalar() == 0
     if empty:
-        print("loading the demo election (seed %d) ..." % args.seed, file=sys.stderr)
+        print(f"loading the demo election (seed {args.seed}) ...", file=sys.stderr)
         with tempfile.TemporaryDirectory() as scratch:
             progress = ProgressLine()
             if args.simulate:

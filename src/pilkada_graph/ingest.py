@@ -60,6 +60,11 @@ class Problem:
         return Problem(self.rule, self.message, self.column, row.file, row.line)
 
 
+def missing_values(row: Row, columns: Sequence[str]) -> list[Problem]:
+    """A ``required`` problem for each of ``columns`` that is empty in ``row``."""
+    return [Problem("required", f"{column} is empty", column) for column in columns if not row.get(column)]
+
+
 class InvalidValue(ValueError):
     def __init__(self, problem: Problem) -> None:
         super().__init__(str(problem))
@@ -441,7 +446,7 @@ class BundleImporter:
 
     def _region_problems(self, row: Row) -> list[Problem]:
         code, level, parent = row.get("code"), row.get("level"), row.get("parent_code")
-        problems = [Problem("required", f"{c} is empty", c) for c in ("code", "name", "level") if not row.get(c)]
+        problems = missing_values(row, ("code", "name", "level"))
         if problems:
             return problems
         if level not in LEVELS:
@@ -499,7 +504,7 @@ class BundleImporter:
     def import_contests(self, rows: Iterator[Row]) -> None:
         for row in rows:
             code, region_code = row.get("code"), row.get("region_code") or None
-            problems = [Problem("required", f"{c} is empty", c) for c in ("code", "name") if not row.get(c)]
+            problems = missing_values(row, ("code", "name"))
             region = self.catalog.regions.get(region_code) if region_code else None
             if region_code and region is None:
                 problems.append(Problem("unknown-region", f"no region {region_code!r}", "region_code"))
@@ -553,7 +558,7 @@ class BundleImporter:
 
     def _candidate_or_reject(self, row: Row) -> int | None:
         contest = self.catalog.contests.get(row.get("contest_code"))
-        problems = [Problem("required", f"{c} is empty", c) for c in ("contest_code", "number", "name") if not row.get(c)]
+        problems = missing_values(row, ("contest_code", "number", "name"))
         number = None
         try:
             number = parse_count(row.get("number"), "number")
@@ -585,7 +590,7 @@ class BundleImporter:
 
     def _station_or_reject(self, row: Row) -> tuple[Row, StationRef, int | None] | None:
         code, village_code = row.get("code"), row.get("village_code")
-        problems = [Problem("required", f"{c} is empty", c) for c in ("code", "village_code") if not row.get(c)]
+        problems = missing_values(row, ("code", "village_code"))
         registered = number = None
         try:
             registered = parse_count(row.get("registered"), "registered")
@@ -605,7 +610,9 @@ class BundleImporter:
         stored = self.catalog.station(code) if code else None
         if stored is not None and not problems:
             if stored.village_code != village_code:
-                problems.append(Problem("conflicts-with-stored", f"{code} is stored under {stored.village_code}", "code"))
+                problems.append(
+                    Problem("conflicts-with-stored", f"{code} is stored under {stored.village_code}", "code")
+                )
             else:
                 self.report.repeats[bundle.STATIONS] += 1
                 return None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '5762ff68f24f'
 down_revision = 'cd2a249ba6de'
 branch_labels = None
