@@ -168,6 +168,47 @@ def cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forensics(args: argparse.Namespace) -> int:
+    """Run one forensic test (or ``all``) on the current tallies of a contest, optionally below a region."""
+    from pilkada_graph import forensics
+    from pilkada_graph.arrays import UnknownSubject, current_tally_arrays
+
+    desk = open_desk(args, with_detection=False)
+    try:
+        arrays = current_tally_arrays(desk.engine, args.contest, args.region)
+    except UnknownSubject as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    where = f"{args.contest}" + (f" below {args.region}" if args.region else "")
+    if not arrays.station_codes:
+        print(f"error: no complete current form of {where}", file=sys.stderr)
+        return 1
+    names = list(forensics.TESTS) if args.test == "all" else [args.test]
+    if not set(names) <= set(forensics.TESTS):
+        print(f"error: unknown forensic test {args.test!r}; choose from {', '.join(forensics.TESTS)} or all",
+              file=sys.stderr)
+        return 2
+    options = {"seed": args.seed, "n_sim": args.n_sim, "n_boot": args.n_boot}
+    results = {name: forensics.run_with(name, arrays, options) for name in names}
+    if args.plot:
+        for name, result in results.items():
+            path = forensics.plot(name, result, arrays, plot_path(Path(args.plot), name, len(names) > 1))
+            print(f"plot written to {path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"contest": args.contest, "region": args.region, "stations": len(arrays.station_codes),
+                          "results": {name: r.to_dict() for name, r in results.items()}}, ensure_ascii=False))
+        return 0
+    print(f"{where}: {len(arrays.station_codes)} stations with a complete current form")
+    for name, result in results.items():
+        print(f"{name}: {result.summary}")
+    return 0
+
+
+def plot_path(path: Path, test: str, several: bool) -> Path:
+    """``--plot out.png`` for one test; ``out-<test>.png`` for each test of ``all``."""
+    return path.with_name(f"{path.stem}-{test}{path.suffix or '.png'}") if several else path
+
+
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from pilkada_graph.demo import write_demo_bundle
 
@@ -176,6 +217,48 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     progress.close()
     print(", ".join(f"{n} {name}" for name, n in counts.items()) + f" written to {args.out_folder}")
     return 0
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """Create, list or revoke API tokens; a new token's secret is printed once, alone on the last line."""
+    from pilkada_graph.tokens import TokenError, create_token, list_tokens, revoke_token
+
+    desk = open_desk(args, with_detection=False)
+    try:
+        if args.token_command == "create":
+            secret, token = create_token(desk.engine, args.role, regions=args.region, actor=args.name,
+                                         expires=args.expires)
+            print(f"token {token.id}: {describe_token(token)}", file=sys.stderr)
+            print("store it now: it is shown only once", file=sys.stderr)
+            print(secret)
+        elif args.token_command == "revoke":
+            token = revoke_token(desk.engine, args.id)
+            print(f"token {token.id} revoked at {token.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
+        else:
+            for token in list_tokens(desk.engine):
+                print(f"{token.id:<5} {describe_token(token)}")
+    except TokenError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def describe_token(token: object) -> str:
+    """One line: role, regions, name, expiry, revocation, last use."""
+    from pilkada_graph.tokens import TokenInfo
+
+    assert isinstance(token, TokenInfo)
+    regions = ",".join(token.regions) or "all regions"
+    parts = [f"{token.role:<8}", regions, f"name={token.actor}", f"created {token.created_at:%Y-%m-%d %H:%M}"]
+    if token.expires_at:
+        parts.append(f"expires {token.expires_at:%Y-%m-%d %H:%M}")
+    if token.revoked_at:
+        parts.append(f"REVOKED {token.revoked_at:%Y-%m-%d %H:%M}")
+    parts.append(f"last used {token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never used")
+    return "  ".join(parts)
 
 
 # --------------------------------------------------------------------------- serving
@@ -226,13 +309,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
             progress.close()
             if report_import(report, argparse.Namespace(skip_invalid=False, rejects="rejects.csv")):
                 return 1
+    token = demo_token(desk)
     print(f"serving on http://{args.host}:{args.port}/ (GraphQL at /graphql)", file=sys.stderr)
+    print(f"admin token for the desk console (Authorization: Bearer ...):\n{token}", file=sys.stderr)
     if args.simulate:
-        start_simulation_thread(f"http://{args.host}:{args.port}/graphql", args.rate, args.seed)
+        start_simulation_thread(f"http://{args.host}:{args.port}/graphql", args.rate, args.seed, token)
     return cmd_serve(args)
 
 
-def start_simulation_thread(url: str, rate: float, seed: int) -> None:
+def demo_token(desk: Desk) -> str:
+    """A fresh admin token for the demo's desk console and simulation, valid for a week."""
+    from pilkada_graph.tokens import create_token
+
+    secret, _ = create_token(desk.engine, "admin", actor="demo", expires="7d")
+    return secret
+
+
+def start_simulation_thread(url: str, rate: float, seed: int, token: str | None = None) -> None:
     """Replay election night against the server this process is about to start."""
     import threading
 
@@ -240,7 +333,7 @@ def start_simulation_thread(url: str, rate: float, seed: int) -> None:
 
     def replay() -> None:
         if wait_for_server(url):
-            simulate_night(url, rate, seed=seed)
+            simulate_night(url, rate, seed=seed, token=token)
 
     threading.Thread(target=replay, name="simulate", daemon=True).start()
 
@@ -270,6 +363,15 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--event-bus", help="memory | redis://host:port/db | postgres")
     parser.add_argument("--production", action="store_true", help="no GraphiQL, no introspection")
+
+
+def add_common_after_action(parser: argparse.ArgumentParser) -> None:
+    """The common options after a nested action too (``token create --database-url ...``), without
+    their defaults overwriting values given before the action."""
+    add_common(parser)
+    for action in parser._actions:
+        if action.dest in ("database_url", "config", "plugins_dir"):
+            action.default = argparse.SUPPRESS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -314,6 +416,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--contest", help="only this contest code")
     sub.add_argument("--region", help="only stations at or below this region code")
 
+    sub = command("forensics", cmd_forensics, "election forensics on a contest's current tallies (docs/forensics.md)")
+    sub.add_argument("test", help="second-digit, last-digit, round-numbers, integer-percentages, fingerprint, "
+                     "turnout-shape, or all")
+    sub.add_argument("--contest", required=True, help="contest code")
+    sub.add_argument("--region", help="only stations at or below this region code")
+    sub.add_argument("--json", action="store_true", help="the results as one JSON object")
+    sub.add_argument("--plot", help="PNG file to draw (with all: FILE-<test>.png for each test)")
+    sub.add_argument("--seed", type=int, default=0, help="seed of the simulations and bootstraps (default 0)")
+    sub.add_argument("--n-sim", type=int, default=1000, help="integer-percentages: Monte Carlo draws (default 1000)")
+    sub.add_argument("--n-boot", type=int, default=1000, help="second-digit: bootstrap draws (default 1000)")
+
     sub = command("demo-data", cmd_demo_data, "generate the deterministic demo election as a bundle")
     sub.add_argument("out_folder")
     sub.add_argument("--seed", type=int, default=2024)
@@ -337,6 +450,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--token", help="bearer token of a role that may submit tallies")
     sub.add_argument("--anomalies", type=int, default=12, help="bad forms to inject (default 12)")
     sub.add_argument("--limit", type=int, help="stop after this many forms")
+
+    sub = command("token", cmd_token, "create, list or revoke API tokens (roles: viewer, clerk, reviewer, admin)")
+    token_commands = sub.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    create = token_commands.add_parser("create", help="a new token, printed once on the last line")
+    add_common_after_action(create)
+    create.add_argument("--role", required=True, choices=("viewer", "clerk", "reviewer", "admin"))
+    create.add_argument("--region", action="append", help="limit to this region code (repeatable); default: all")
+    create.add_argument("--expires", help="7d, 12h, 30m, 2w or an ISO time (default: never)")
+    create.add_argument("--name", help="the actor name stored with what it writes (default: token:ID:ROLE)")
+    add_common_after_action(token_commands.add_parser("list", help="every token (never their secrets)"))
+    revoke = token_commands.add_parser("revoke", help="revoke a token from now on")
+    add_common_after_action(revoke)
+    revoke.add_argument("id", type=int)
     return parser
 
 

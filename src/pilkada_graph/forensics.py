@@ -820,6 +820,14 @@ def run(test_name: str, arrays: ContestArrays, **options: Any) -> Any:
     return test(arrays, **options)
 
 
+def run_with(test_name: str, arrays: ContestArrays, options: dict[str, Any]) -> Any:
+    """Run ``test_name`` with those of ``options`` it takes (the CLI's --seed means nothing to some tests)."""
+    import inspect
+
+    accepted = inspect.signature(TESTS[test_name]).parameters
+    return run(test_name, arrays, **{k: v for k, v in options.items() if k in accepted})
+
+
 # --------------------------------------------------------------------------------------------
 # Plots (matplotlib, Agg backend, PNG)
 # --------------------------------------------------------------------------------------------
