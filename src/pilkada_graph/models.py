@@ -277,3 +277,31 @@ class Recap(Base):
     #: What the feed sent beside the numbers (Sirekap's psu, progress percentage, file, ...).
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     actor: Mapped[str | None] = mapped_column(String(120))
+
+
+# --------------------------------------------------------------------------- security
+
+
+class ApiToken(Base):
+    """A bearer token of the API: its role, the regions it is limited to, and only the secret's hash.
+
+    The secret itself is shown once, when ``pilkada-graph token create`` makes it; a stolen
+    database therefore holds no usable token. Tokens are revoked (``revoked_at``), never deleted,
+    so that ``tallies.token_id`` and ``issue_events.token_id`` always name a known token.
+    """
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint("role in ('viewer','clerk','reviewer','admin')", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    role: Mapped[str] = mapped_column(String(10))
+    #: Region codes the token is limited to (a station or issue at or below one of them); empty: all.
+    regions: Mapped[list[Any]] = mapped_column(JSON)
+    #: The name stored with what the token writes (``tallies.actor``, ``issue_events.actor``).
+    actor: Mapped[str] = mapped_column(String(120))
+    #: sha256 of the secret, hex.
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -24,6 +24,7 @@ import pytest
 
 from pilkada_graph.config import Settings
 from pilkada_graph.service import Desk
+from tests.tokens import bearer, new_token
 
 
 @dataclass
@@ -33,9 +34,16 @@ class Server:
     url: str
     bundle: Path
     database_url: str
+    #: The bearer token sent with every request: an admin's, made on first use (anonymous is read-only).
+    token: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.token is None:
+            self.token = new_token(self.database_url, "admin", name="graphql-tests")
 
     def post(self, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
-        return httpx.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=30)
+        return httpx.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}},
+                          headers=bearer(self.token), timeout=30)
 
     def query(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """The ``data`` of a query that must succeed."""

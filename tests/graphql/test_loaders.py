@@ -11,6 +11,7 @@ from pilkada_graph.schema import schema
 from pilkada_graph.schema.context import Context
 from pilkada_graph.service import Desk
 from tests.graphql.desk_queries import insert_probe_issues
+from tests.tokens import ADMIN
 
 STATIONS_PAGE = """
 query ($first: Int!) {
@@ -31,7 +32,8 @@ async def statements_for(engine: Engine, desk: Desk, first: int) -> tuple[int, d
 
     event.listen(engine, "before_cursor_execute", count)
     try:
-        result = await schema.execute(STATIONS_PAGE, variable_values={"first": first}, context_value=Context(desk))
+        result = await schema.execute(STATIONS_PAGE, variable_values={"first": first},
+                                      context_value=Context(desk, viewer=ADMIN))
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert result.errors is None, result.errors

@@ -11,6 +11,7 @@ from pilkada_graph.schema import schema
 from pilkada_graph.schema.context import Context
 from pilkada_graph.service import Desk
 from tests.graphql.desk_queries import insert_probe_issues
+from tests.tokens import ADMIN
 
 SUBMIT = """
 mutation ($id: String!, $voters: Int) {
@@ -39,7 +40,7 @@ mutation ($id: ID!, $action: ReviewAction!) {
 
 
 async def run(desk: Desk, query: str, **variables: Any) -> dict[str, Any]:
-    result = await schema.execute(query, variable_values=variables, context_value=Context(desk))
+    result = await schema.execute(query, variable_values=variables, context_value=Context(desk, viewer=ADMIN))
     assert result.errors is None, result.errors
     assert result.data is not None
     return result.data
@@ -51,7 +52,7 @@ async def test_submitted_tally_is_stored_once_and_counted(engine: Engine, mini_b
     before = (await run(desk, RESULTS))["region"]["results"]
     first = (await run(desk, SUBMIT, id="desk-1", voters=200))["submitTally"]
     assert first["__typename"] == "TallyAccepted" and first["repeat"] is False
-    assert first["tally"] == {"submissionId": "desk-1", "source": "desk", "actor": "graphql:anonymous",
+    assert first["tally"] == {"submissionId": "desk-1", "source": "desk", "actor": "graphql:test-admin",
                               "voters": 200, "failedChecks": []}
     again = (await run(desk, SUBMIT, id="desk-1", voters=200))["submitTally"]
     assert again["repeat"] is True

@@ -20,6 +20,7 @@ from pilkada_graph.config import Settings
 from pilkada_graph.service import Desk
 from pilkada_graph.simulate import submit_tally_mutation
 from tests.live.conftest import free_port, wait_for_port
+from tests.tokens import bearer, new_token
 
 
 def load_reference_data(database_url: str, bundle: Path, scratch: Path) -> None:
@@ -44,15 +45,26 @@ def uvicorn_server(database_url: str, event_bus: str) -> Iterator[str]:
     )
     try:
         wait_for_port(port, timeout=30)
-        yield f"http://127.0.0.1:{port}/graphql"
+        url = f"http://127.0.0.1:{port}/graphql"
+        TOKENS[url] = new_token(database_url, "admin", name="live-tests")  # anonymous is read-only
+        yield url
     finally:
         process.terminate()
         process.wait(10)
 
 
+#: GraphQL URL -> the admin token made for that server.
+TOKENS: dict[str, str] = {}
+
+
+def auth_headers(url: str) -> dict[str, str]:
+    """``Authorization: Bearer`` for the server at ``url`` (HTTP headers and connection_init payload alike)."""
+    return bearer(TOKENS.get(url.replace("ws://", "http://")))
+
+
 def submit(url: str, row: dict[str, Any]) -> dict[str, Any]:
     """``submitTally`` one form over HTTP; the answer's ``submitTally`` object."""
-    response = httpx.post(url, json={"query": submit_tally_mutation(row)}, timeout=30)
+    response = httpx.post(url, json={"query": submit_tally_mutation(row)}, headers=auth_headers(url), timeout=30)
     response.raise_for_status()
     body = response.json()
     assert not body.get("errors"), body
@@ -78,7 +90,7 @@ class Subscription:
 
 async def open_subscription(url: str, query: str, protocol: str = "graphql-transport-ws") -> Subscription:
     connection = await websockets.connect(url.replace("http://", "ws://"), subprotocols=[protocol])  # type: ignore[list-item]
-    await connection.send(json.dumps({"type": "connection_init", "payload": {}}))
+    await connection.send(json.dumps({"type": "connection_init", "payload": auth_headers(url)}))
     while json.loads(await connection.recv())["type"] != "connection_ack":
         pass
     start = "subscribe" if protocol == "graphql-transport-ws" else "start"

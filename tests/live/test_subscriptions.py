@@ -17,7 +17,7 @@ from pilkada_graph.detect_types import Finding
 from pilkada_graph.lifecycle import Scope, upsert_findings
 from pilkada_graph.simulate import night_forms, spoil
 from tests.live.conftest import PrivateRedis
-from tests.live.servers import load_reference_data, open_subscription, submit, until_live, uvicorn_server
+from tests.live.servers import auth_headers, load_reference_data, open_subscription, submit, until_live, uvicorn_server
 
 TALLIES = "subscription { tallySubmitted { submissionId station { code } contest { code } } }"
 SUKAMARA = "62.08"
@@ -49,8 +49,8 @@ def review(url: str, issue_id: int) -> None:
 
     global_id = GlobalID("Issue", str(issue_id))
     query = f'mutation {{ reviewIssue(input: {{id: "{global_id}", action: ACKNOWLEDGE}}) {{ __typename }} }}'
-    assert httpx.post(url, json={"query": query}, timeout=30).json()["data"]["reviewIssue"]["__typename"] == \
-        "IssueReviewed"
+    answer = httpx.post(url, json={"query": query}, headers=auth_headers(url), timeout=30).json()
+    assert answer["data"]["reviewIssue"]["__typename"] == "IssueReviewed"
 
 
 async def test_tally_submitted_to_one_process_reaches_a_subscriber_of_another_via_redis(

@@ -1,20 +1,40 @@
-"""The GraphQL endpoint: HTTP and WebSocket (graphql-transport-ws and graphql-ws) at one path."""
+"""The GraphQL endpoint: HTTP and WebSocket (graphql-transport-ws and graphql-ws) at one path.
+
+Who is asking is settled here, once per HTTP request and once per WebSocket connection:
+``Authorization: Bearer TOKEN`` on HTTP, ``{"Authorization": "Bearer TOKEN"}`` in the
+``connection_init`` payload on WebSocket (or the upgrade request's header). A token that is
+unknown, expired or revoked is refused (HTTP 401, WebSocket closed with 4403), never treated as
+anonymous; no token at all is the anonymous, read-only viewer, unless the settings turn
+anonymous access off.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from cross_web import HTTPException
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types.unset import UnsetType
 
 from pilkada_graph.schema import build_schema
 from pilkada_graph.schema.context import ANONYMOUS, Context, Viewer
 from pilkada_graph.service import Desk
+from pilkada_graph.tokens import authenticate
+
+
+class Unauthenticated(Exception):  # noqa: N818 - named after the answer it produces
+    """The request's credentials are refused (HTTP 401)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -26,6 +46,11 @@ class GraphQLApp(GraphQL[Context, None]):
             return
         try:
             response = await self.run(Request(scope=scope, receive=receive))
+        except Unauthenticated as refused:
+            response = JSONResponse(
+                {"data": None, "errors": [{"message": refused.message, "extensions": {"code": "UNAUTHENTICATED"}}]},
+                status_code=401, headers={"WWW-Authenticate": 'Bearer realm="pilkada-graph"'},
+            )
         except HTTPException as refused:
             # A request that is not GraphQL at all (no query, a body that is not JSON) still gets
             # an answer in GraphQL's shape, so clients need one error path, not two.
@@ -35,12 +60,42 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         desk: Desk = request.app.state.desk
-        return Context(desk=desk, viewer=viewer_of(request), request=request, response=response)
+        if isinstance(request, WebSocket):  # authenticated at connection_init: see on_ws_connect
+            return Context(desk=desk, viewer=ANONYMOUS, request=request, response=response)
+        viewer = await viewer_of(desk, request.headers.get("authorization"))
+        return Context(desk=desk, viewer=viewer, request=request, response=response)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate a WebSocket connection from its ``connection_init`` payload."""
+        header = _authorization_in(context.connection_params) or context.request.headers.get("authorization")
+        try:
+            context.viewer = await viewer_of(context.desk, header)
+        except Unauthenticated as refused:
+            raise ConnectionRejectionError({"message": refused.message}) from None
+        return await super().on_ws_connect(context)
 
 
-def viewer_of(request: Request | WebSocket) -> Viewer:
-    """Who is asking. Anonymous until tokens exist; the security layer replaces this one function."""
-    return ANONYMOUS
+def _authorization_in(params: dict[str, Any] | None) -> str | None:
+    """``Authorization`` (any case) from a ``connection_init`` payload."""
+    for key, value in (params or {}).items():
+        if isinstance(key, str) and key.lower() == "authorization" and isinstance(value, str):
+            return value
+    return None
+
+
+async def viewer_of(desk: Desk, authorization: str | None) -> Viewer:
+    """The viewer an ``Authorization`` header names; raises :class:`Unauthenticated` when refused."""
+    if not authorization:
+        if desk.settings.anonymous:
+            return ANONYMOUS
+        raise Unauthenticated("this server needs a token: send Authorization: Bearer TOKEN")
+    scheme, _, secret = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthenticated("send the token as Authorization: Bearer TOKEN")
+    token = await run_in_threadpool(authenticate, desk.engine, secret.strip())
+    if token is None:
+        raise Unauthenticated("the token is unknown, expired or revoked")
+    return Viewer.of_token(token)
 
 
 def graphql_app(*, production: bool) -> GraphQLApp:

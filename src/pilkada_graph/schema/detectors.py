@@ -9,6 +9,7 @@ from strawberry.scalars import JSON
 
 from pilkada_graph.plugins import DetectorConfig, LoadedPlugin, PluginHost
 from pilkada_graph.schema.context import Info
+from pilkada_graph.schema.errors import NotAllowed
 
 
 @strawberry.type(description="A loaded detector plugin.")
@@ -27,15 +28,22 @@ class Detector:
     reference: str | None = strawberry.field(description="Where its method comes from.")
     next_step: str | None = strawberry.field(description="What a reviewer should usually do about its issues.")
     defaults: JSON = strawberry.field(description="The settings it declares by default.")
-    settings: JSON = strawberry.field(description="The settings in force: the config file's over the defaults.")
     plugin: DetectorPlugin = strawberry.field(description="The plugin that provides it.")
+    settings_in_force: strawberry.Private[dict[str, Any]]
+
+    @strawberry.field(description="The settings in force: the config file's over the defaults. Private (the "
+                      "thresholds one would calibrate a fraud against): needs a reviewer's or an admin's token.")
+    def settings(self, info: Info) -> JSON | None:
+        if not info.context.viewer.can_read_settings():
+            raise NotAllowed("the settings in force need a reviewer's or an admin's token")
+        return self.settings_in_force
 
     @classmethod
     def of(cls, name: str, detector: DetectorConfig, plugin: LoadedPlugin) -> Detector:
         info = detector.info
         return cls(name=name, description=info.description, enabled=detector.enabled, checks=info.checks,
                    reference=info.reference, next_step=info.next_step, defaults=dict(info.defaults),
-                   settings=dict(detector.settings),
+                   settings_in_force=dict(detector.settings),
                    plugin=DetectorPlugin(name=plugin.name, source=plugin.source, version=plugin.version))
 
 

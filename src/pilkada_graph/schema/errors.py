@@ -10,19 +10,40 @@ from graphql import GraphQLError
 
 
 class ApiError(Exception):
-    """A request the API understood and refuses, with a message meant for the person asking."""
+    """A request the API understood and refuses, with a message meant for the person asking.
+
+    ``code`` reaches the client as ``extensions.code`` (graphql-core copies ``extensions``).
+    """
+
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.extensions = {"code": self.code}
 
 
 class NotFound(ApiError):
     """A code or id that names nothing stored (``region(code: "99")``)."""
 
+    code = "NOT_FOUND"
+
 
 class BadArgument(ApiError):
     """An argument outside what the API accepts (``first: 100000``, a malformed cursor)."""
 
+    code = "BAD_ARGUMENT"
+
 
 class NotAllowed(ApiError):
     """The viewer may not see or do this."""
+
+    code = "FORBIDDEN"
+
+
+class QueryTimeout(ApiError):
+    """A read ran past the statement time limit and was interrupted by the database."""
+
+    code = "TIMEOUT"
 
 
 def should_mask_error(error: GraphQLError) -> bool:

@@ -37,12 +37,13 @@ class IssueEvent:
     to_status: IssueStatus = strawberry.field(description="Status after.")
     actor: str | None = strawberry.field(description="Who did it: a reviewer, or the detection runner.")
     note: str | None = strawberry.field(description="The reviewer's note.")
+    token_id: int | None = strawberry.field(description="The API token it was done with; null for the runner.")
 
     @classmethod
     def from_row(cls, row: Row) -> IssueEvent:
         return cls(at=utc(row.at), action=row.action,
                    from_status=IssueStatus(row.from_status) if row.from_status else None,
-                   to_status=IssueStatus(row.to_status), actor=row.actor, note=row.note)
+                   to_status=IssueStatus(row.to_status), actor=row.actor, note=row.note, token_id=row.token_id)
 
 
 @strawberry.type(description="An anomaly a detector found in a station's tally or a region's results.")
@@ -80,7 +81,6 @@ class Issue(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:
-        require_private(info)
         ids = [int(i) if i.isdigit() else -1 for i in node_ids]
         rows = await load_many(info.context.loaders.issue_by_id, ids)
         return [cls.from_row(row) if row else None for row in rows]
@@ -101,8 +101,10 @@ class Issue(relay.Node):
     async def tally(self, info: Info) -> Tally | None:
         return await tally_by_id(info, self.tally_id)
 
-    @strawberry.field(description="Its history, oldest first: raised, updated, reviewed.")
-    async def history(self, info: Info) -> list[IssueEvent]:
+    @strawberry.field(description="Its history, oldest first: raised, updated, reviewed, with who and their notes. "
+                      "Private: needs a token reaching the issue's subject.")
+    async def history(self, info: Info) -> list[IssueEvent] | None:
+        require_private(info, self.subject_code)
         return [IssueEvent.from_row(row) for row in await info.context.loaders.issue_events.load(self.row_id)]
 
 
@@ -117,7 +119,6 @@ ISSUE_ORDERS: dict[IssueOrderBy, tuple[Any, bool]] = {
 async def issue_connection(
     info: Info, where: IssueWhere | None, order_by: IssueOrderBy, first: int | None, after: str | None
 ) -> Connection[Issue]:
-    require_private(info)
     column, descending = ISSUE_ORDERS[order_by]
     statement = select(*store.ISSUE_COLUMNS).where(issue_clause(where))
     return await keyset_connection(info, statement, [column, IssueModel.id], descending, first, after,

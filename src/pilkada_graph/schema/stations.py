@@ -12,7 +12,7 @@ from strawberry import relay
 from pilkada_graph.models import Station as StationModel
 from pilkada_graph.schema import store
 from pilkada_graph.schema.contests import require_contest
-from pilkada_graph.schema.context import Info, require_private
+from pilkada_graph.schema.context import Info
 from pilkada_graph.schema.enums import StationOrderBy
 from pilkada_graph.schema.errors import NotFound
 from pilkada_graph.schema.filters import StationWhere, station_clause
@@ -63,7 +63,6 @@ class Station(relay.Node):
 
     @strawberry.field(description="Every revision of its form for the contest, oldest first.")
     async def revisions(self, info: Info, contest: str) -> list[Tally]:
-        require_private(info)
         contest_row = await require_contest(info, contest)
         rows = await info.context.loaders.revisions.load((self.row_id, contest_row.id))
         return [Tally.from_row(row) for row in rows]
@@ -72,7 +71,6 @@ class Station(relay.Node):
     async def issues(self, info: Info) -> list[IssueRef]:
         from pilkada_graph.schema.issues import Issue
 
-        require_private(info)
         return [Issue.from_row(row) for row in await info.context.loaders.issues_of_station.load(self.row_id)]
 
 

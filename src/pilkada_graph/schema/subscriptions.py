@@ -34,7 +34,7 @@ from pilkada_graph.models import Tally as TallyModel
 from pilkada_graph.pubsub import ISSUE, PROGRESS, TALLY, Event
 from pilkada_graph.schema import store
 from pilkada_graph.schema.contests import require_contest
-from pilkada_graph.schema.context import Info, require_private
+from pilkada_graph.schema.context import Info
 from pilkada_graph.schema.errors import NotFound
 from pilkada_graph.schema.filters import (
     Comparison,
@@ -270,14 +270,12 @@ class LiveSubscription:
     @strawberry.subscription(description="Issues as they are raised or change status (flagged, updated, "
                              "cleared, reviewed), filtered like the `issues` query.")
     async def issue_flagged(self, info: Info, where: IssueWhere | None = None) -> AsyncGenerator[Issue, None]:
-        require_private(info)
         async with subscribe(info, ISSUE, repr(where), where) as subscriber:
             async for item in deliveries(info, subscriber):
                 yield item
 
     @strawberry.subscription(description="Tally revisions as they are stored, whichever server took them.")
     async def tally_submitted(self, info: Info, where: TallyWhere | None = None) -> AsyncGenerator[Tally, None]:
-        require_private(info)
         async with subscribe(info, TALLY, repr(where), where) as subscriber:
             async for item in deliveries(info, subscriber):
                 yield item

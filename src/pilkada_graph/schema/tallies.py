@@ -14,7 +14,7 @@ from pilkada_graph.bundle import COUNT_FIELDS
 from pilkada_graph.ingest import from_utc_naive
 from pilkada_graph.rules import FormValues, failed_checks, registered_of
 from pilkada_graph.schema.contests import Contest, contest_by_id
-from pilkada_graph.schema.context import Info
+from pilkada_graph.schema.context import Info, require_private
 from pilkada_graph.schema.loaders import load_many
 
 if TYPE_CHECKING:
@@ -47,7 +47,6 @@ class Tally(relay.Node):
     submitted_at: datetime = strawberry.field(description="When it was submitted, in the sender's UTC offset.")
     received_at: datetime = strawberry.field(description="When the server stored it (UTC).")
     source: str | None = strawberry.field(description="Who sent it: `sirekap`, `desk`, `witness`, `recap`...")
-    actor: str | None = strawberry.field(description="The user, token or process that stored it.")
     dpt: int | None = strawberry.field(description="Voters on the final list, DPT (I.A.1).")
     dptb: int | None = strawberry.field(description="Voters on the additional list, DPTb (I.A.2).")
     dpk: int | None = strawberry.field(description="Voters added on the day with ID card, DPK (I.A.3).")
@@ -63,6 +62,8 @@ class Tally(relay.Node):
     registered: int | None = strawberry.field(description="DPT + DPTb + DPK; null when the DPT was not read.")
     turnout: float | None = strawberry.field(description="voters / registered (0..1); null when either is unread.")
     row_id: strawberry.Private[int]
+    actor_name: strawberry.Private[str | None]
+    token: strawberry.Private[int | None]
     station_id: strawberry.Private[int]
     contest_id: strawberry.Private[int]
     counts: strawberry.Private[dict[str, int | None]]
@@ -78,7 +79,8 @@ class Tally(relay.Node):
             submitted_at=from_utc_naive(row.submitted_at, row.submitted_offset),
             received_at=row.received_at.replace(tzinfo=UTC),
             source=row.source,
-            actor=row.actor,
+            actor_name=row.actor,
+            token=row.token_id,
             votes=[CandidateVotes(number=n, votes=v) for n, v in enumerate(row.votes or [], start=1)],
             registered=registered,
             turnout=voters / registered if voters is not None and registered else None,
@@ -99,6 +101,21 @@ class Tally(relay.Node):
         ids = [int(i) if i.isdigit() else -1 for i in node_ids]
         rows = await load_many(info.context.loaders.tally_by_id, ids)
         return [cls.from_row(row) if row else None for row in rows]
+
+    @strawberry.field(description="Who stored it: the token's name, or the importing user or process. Private: "
+                      "needs a token reaching the station.")
+    async def actor(self, info: Info) -> str | None:
+        await self._require_private(info)
+        return self.actor_name
+
+    @strawberry.field(description="The id of the API token that stored it; null for imports. Private, like `actor`.")
+    async def token_id(self, info: Info) -> int | None:
+        await self._require_private(info)
+        return self.token
+
+    async def _require_private(self, info: Info) -> None:
+        station = await info.context.loaders.station_by_id.load(self.station_id)
+        require_private(info, station.code if station else None)
 
     @strawberry.field(description="The form's own rules that the filled fields break; empty when all hold.")
     def failed_checks(self) -> list[FormCheck]:

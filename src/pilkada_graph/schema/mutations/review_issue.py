@@ -59,10 +59,13 @@ class ReviewIssueMutation:
     async def review_issue(self, info: Info, input: ReviewIssueInput) -> ReviewIssueResult:
         viewer = info.context.viewer
         if not viewer.can_review():
-            raise NotAllowed("this needs a token that may review issues")
+            raise NotAllowed("this needs a reviewer's or an admin's token")
         issue_id = issue_id_of(str(input.id))
         if issue_id is None:
             return ReviewRejected(message=f"{input.id!s} is not the id of an issue")
+        row = await info.context.loaders.issue_by_id.load(issue_id)
+        if row is not None and not viewer.can_review(row.subject_code):
+            raise NotAllowed(f"this token may not review issues about {row.subject_code} (outside its regions)")
         try:
             await run_in_threadpool(
                 lambda: lifecycle.review(info.context.engine, issue_id, input.action.value, actor=viewer.actor_name,

@@ -125,7 +125,9 @@ class SubmitTallyMutation:
     async def submit_tally(self, info: Info, input: SubmitTallyInput) -> SubmitTallyResult:
         viewer = info.context.viewer
         if not viewer.can_submit():
-            raise NotAllowed("this needs a token that may submit tallies")
+            raise NotAllowed("this needs a clerk's or an admin's token")
+        if not viewer.can_submit(input.station_code):
+            raise NotAllowed(f"this token may not submit for station {input.station_code!r} (outside its regions)")
         form, problems = form_of(input, viewer)
         if form is None:
             return TallyRejected(errors=[field_error(p) for p in problems])
