@@ -23,7 +23,7 @@ Reference
     Median/MAD outlier rules (Hampel 1974; Leys et al., J. Exp. Soc. Psych. 49, 2013);
     empirical logit (Cox 1970); Bonferroni correction; Klimek et al., PNAS 109(41), 2012.
 Settings
-    ``alpha`` (0.01), ``critical_alpha`` (1e-6), ``min_district_peers`` (4).
+    ``alpha`` (0.05, the conventional family-wise level), ``critical_alpha`` (1e-6), ``min_district_peers`` (4).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from pilkada_graph.peerstats import PeerComparison, bonferroni, compare_with_pee
 
 TURNOUT = "turnout-outlier"
 SHARES = "vote-share-outlier"
-DEFAULTS = {"alpha": 0.01, "critical_alpha": 1e-6, "min_district_peers": 4}
+DEFAULTS = {"alpha": 0.05, "critical_alpha": 1e-6, "min_district_peers": 4}
 REFERENCE = "Hampel 1974; Leys et al. 2013; Klimek et al., PNAS 109(41), 2012"
 SUGGESTION = ("Check the form's photo (C.Hasil) against the entry; ask the witnesses for their copy and the PPK "
               "for its recap; if the figures are confirmed and the attendance list does not explain them, "
