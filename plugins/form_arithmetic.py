@@ -122,13 +122,13 @@ def misread_alternatives(value: int) -> Iterator[tuple[int, str]]:
 
 
 def misread_hints(tally: TallyView, failures: Sequence[CheckFailure]) -> list[dict[str, Any]]:
-    """Fields whose value, with one misread digit undone, makes every broken rule hold again.
+    """Fields whose value, with one misread digit undone, makes every broken count rule hold again.
 
     The rules are re-evaluated by :func:`pilkada_graph.rules.failed_checks`, so a hint is only
-    given when the corrected form is entirely consistent (no new rule breaks).
+    given when the corrected form breaks no count rule and no rule it did not break before.
     """
     form = form_of(tally)
-    broken = {f.rule for f in failures}
+    broken = {f.rule for f in failures if f.rule in COUNT_RULES}
     before = {(f.rule, f.fields) for f in failed_checks(form)}
     suspects = sorted({name for f in failures if f.rule in COUNT_RULES for name in f.fields})
     values = field_values(form)
