@@ -9,6 +9,9 @@ defaults. The file looks like::
     production = true
     anonymous = false           # anonymous read access
 
+    [limits]                    # the API's, see docs/security.md
+    max_cost = 50000
+
     [detection]                 # the runner, see ``pilkada_graph.detect.RunnerOptions``
     tally_budget = 2.0
 
@@ -41,6 +44,9 @@ class Settings:
     detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the detection runner's own settings (``[detection]``: time budgets, region thresholds).
     detection: dict[str, Any] = field(default_factory=dict)
+    #: the API's limits (``[limits]``: max_cost, budget_per_minute, anonymous_budget_per_minute,
+    #: statement_timeout), see :mod:`pilkada_graph.schema.cost` and ``docs/security.md``.
+    limits: dict[str, Any] = field(default_factory=dict)
     config_path: Path | None = None
 
 
@@ -69,6 +75,7 @@ def load_settings(
         anonymous=bool(raw.get("anonymous", True)),
         detectors={name: dict(values) for name, values in raw.get("detectors", {}).items()},
         detection=dict(raw.get("detection", {})),
+        limits=dict(raw.get("limits", {})),
         config_path=path,
     )
     return settings

@@ -89,6 +89,33 @@ def _sqlite_begin_immediate(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+#: SQLite checks the deadline every this many virtual-machine instructions (a few microseconds).
+PROGRESS_STEPS = 1000
+
+
+@contextmanager
+def statement_deadline(connection: Connection, seconds: float) -> Iterator[None]:
+    """On SQLite, interrupt any statement of ``connection`` still running ``seconds`` from now.
+
+    SQLite has no statement timeout; a progress handler that returns non-zero makes the running
+    statement fail with "interrupted" (:class:`sqlite3.OperationalError`), which the API reports as
+    a timeout. PostgreSQL needs nothing here: its ``statement_timeout`` is set per connection
+    (:data:`STATEMENT_TIMEOUT_MS`).
+    """
+    if not is_sqlite(connection):
+        yield
+        return
+    import time
+
+    raw = connection.connection.dbapi_connection
+    deadline = time.monotonic() + seconds
+    raw.set_progress_handler(lambda: int(time.monotonic() > deadline), PROGRESS_STEPS)  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        raw.set_progress_handler(None, 0)  # type: ignore[union-attr]
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
     """One transaction: committed when the block ends, rolled back when it raises."""

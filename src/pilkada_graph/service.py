@@ -113,13 +113,30 @@ class Desk:
             self.detection.flush()  # a bulk import judges its regions before it returns
         return report
 
-    def submit_tally(self, form: TallyForm) -> SubmitOutcome:
-        """Store one form (idempotent on its submission id) and judge it."""
-        with self.engine.begin() as connection:
-            known = existing_submissions(connection, [form.submission_id])
-            if form.submission_id not in known:
-                stored, problems = self._store_one(connection, form)
+    def submit_tally(self, form: TallyForm, *, retried: bool = False) -> SubmitOutcome:
+        """Store one form (idempotent on its submission id) and judge it.
+
+        The same id again with the same content is answered as the first time (``repeat``); with
+        different content it is a conflict (see :mod:`pilkada_graph.integrity`).
+        """
+        from sqlalchemy.exc import IntegrityError
+
+        from pilkada_graph.integrity import conflict, differing_fields
+
+        try:
+            with self.engine.begin() as connection:
+                known = existing_submissions(connection, [form.submission_id])
+                if form.submission_id in known:
+                    differing = differing_fields(connection, form, known[form.submission_id])
+                else:
+                    stored, problems = self._store_one(connection, form)
+        except IntegrityError:
+            if retried:
+                raise
+            return self.submit_tally(form, retried=True)  # the same id stored concurrently: answer as a repeat
         if form.submission_id in known:
+            if differing:
+                return SubmitOutcome(problems=[conflict(form, differing)])
             tally_id = known[form.submission_id]
             return SubmitOutcome(tally_id, self.detection.issues_for_tally(tally_id), repeat=True)
         if problems:

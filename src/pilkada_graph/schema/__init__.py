@@ -11,8 +11,10 @@ types are merged from these lists, so no other module changes. Then regenerate
 ``schema.graphql``.
 
 Limits every request passes (see :func:`extensions`): depth, aliases, tokens, page size (in
-:mod:`~pilkada_graph.schema.pagination`), parser and validation caches, and masked errors
-except the API's own (:mod:`~pilkada_graph.schema.errors`).
+:mod:`~pilkada_graph.schema.pagination`), a price per operation and a budget per minute
+(:mod:`~pilkada_graph.schema.cost`), parser and validation caches, and masked errors except the
+API's own (:mod:`~pilkada_graph.schema.errors`); in production, no introspection and no
+"Did you mean" hints.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 
 from pilkada_graph.schema.contests import ContestQuery
+from pilkada_graph.schema.cost import QueryCost
 from pilkada_graph.schema.detectors import DetectorQuery
-from pilkada_graph.schema.errors import should_mask_error
+from pilkada_graph.schema.errors import HideSuggestions, should_mask_error
 from pilkada_graph.schema.issues import IssueQuery
 from pilkada_graph.schema.mutations.review_issue import ReviewIssueMutation
 from pilkada_graph.schema.mutations.submit_tally import SubmitTallyMutation
@@ -63,9 +66,10 @@ def extensions(*, production: bool) -> list[Callable[[], SchemaExtension]]:
         partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
         partial(ValidationCache, maxsize=CACHE_SIZE),
         partial(MaskErrors, should_mask_error=should_mask_error),
+        QueryCost,
     ]
     if production:
-        chosen.append(DisableIntrospection)
+        chosen.extend([DisableIntrospection, HideSuggestions])
     return chosen
 
 

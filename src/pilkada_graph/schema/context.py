@@ -16,6 +16,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from pilkada_graph.ingest import is_below
 from pilkada_graph.schema.loaders import Loaders
+from pilkada_graph.schema.store import READ_TIMEOUT
 from pilkada_graph.service import Desk
 from pilkada_graph.tokens import TokenInfo
 
@@ -95,7 +96,8 @@ class Context:
     connection_params: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.desk.engine)
+        limits = getattr(self.desk.settings, "limits", None) or {}
+        self.loaders = Loaders(self.desk.engine, float(limits.get("statement_timeout", READ_TIMEOUT)))
 
     @property
     def engine(self) -> Engine:

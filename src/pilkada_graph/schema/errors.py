@@ -6,6 +6,11 @@ so a bug or a database failure never leaks a traceback, a SQL statement or a fil
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+
+from strawberry.extensions import SchemaExtension
+
 from graphql import GraphQLError
 
 
@@ -56,3 +61,27 @@ def should_mask_error(error: GraphQLError) -> bool:
     if original is None:
         return False
     return not isinstance(original, ApiError | GraphQLError)
+
+
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+class HideSuggestions(SchemaExtension):
+    """In production, drop graphql-core's "Did you mean 'x'?" hints from validation errors.
+
+    With introspection off, those hints would still let a client map the schema one typo at a time.
+    """
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [_without_suggestion(error) for error in result.errors]
+
+
+def _without_suggestion(error: GraphQLError) -> GraphQLError:
+    message = SUGGESTION.sub("", error.message)
+    if message == error.message:
+        return error
+    return GraphQLError(message, nodes=error.nodes, source=error.source, positions=error.positions,
+                        path=error.path, original_error=error.original_error, extensions=error.extensions)

@@ -32,8 +32,9 @@ Fetch = Callable[[Connection, Sequence[Any]], Any]
 class Loaders:
     """The loaders of one request, one per kind of lookup."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, read_timeout: float = store.READ_TIMEOUT) -> None:
         self.engine = engine
+        self.read_timeout = read_timeout
         self.region_by_id = self._one(store.regions_by_id, "id")
         self.region_by_code = self._one(store.regions_by_code, "code")
         self.region_children = self._grouped(store.region_children, default=list)
@@ -60,7 +61,7 @@ class Loaders:
 
     async def run(self, fetch: Callable[[Connection], V]) -> V:
         """Run one read off the event loop (for the page queries that are not batched by key)."""
-        return await run_in_threadpool(store.read, self.engine, fetch)
+        return await run_in_threadpool(store.read, self.engine, fetch, self.read_timeout)
 
     def _one(self, fetch: Fetch, key: str | Callable[[Row], Any]) -> DataLoader[Any, Row | None]:
         key_of = (lambda row: getattr(row, key)) if isinstance(key, str) else key

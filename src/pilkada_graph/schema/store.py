@@ -13,7 +13,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Row, Select, and_, bindparam, func, or_, select, tuple_
+from sqlalchemy.exc import OperationalError
 
+from pilkada_graph.db import statement_deadline
 from pilkada_graph.models import (
     Candidate,
     Contest,
@@ -26,16 +28,36 @@ from pilkada_graph.models import (
     Station,
     Tally,
 )
+from pilkada_graph.schema.errors import QueryTimeout
 
 T = TypeVar("T")
 #: SQLite allows 999 bound parameters per statement in old builds: stay under it.
 CHUNK = 900
 
 
-def read(engine: Engine, fetch: Callable[[Connection], T]) -> T:
-    """Run ``fetch`` on a read-only connection (on SQLite: without taking the write lock)."""
-    with engine.execution_options(read_only=True).connect() as connection:
-        return fetch(connection)
+#: Seconds an API read may run before the database interrupts it (``[limits] statement_timeout``).
+READ_TIMEOUT = 10.0
+
+
+def read(engine: Engine, fetch: Callable[[Connection], T], timeout: float = READ_TIMEOUT) -> T:
+    """Run ``fetch`` on a read-only connection (on SQLite: without taking the write lock).
+
+    A read still running after ``timeout`` seconds (SQLite: a progress handler; PostgreSQL: the
+    connection's ``statement_timeout``) is interrupted and reported as :class:`QueryTimeout`.
+    """
+    try:
+        with engine.execution_options(read_only=True).connect() as connection, \
+                statement_deadline(connection, timeout):
+            return fetch(connection)
+    except OperationalError as error:
+        if _interrupted(error):
+            raise QueryTimeout("the query ran too long and was stopped: ask for less") from None
+        raise
+
+
+def _interrupted(error: OperationalError) -> bool:
+    """SQLite's "interrupted" (progress handler) or PostgreSQL's query_canceled (statement_timeout)."""
+    return "interrupted" in str(error.orig) or getattr(error.orig, "sqlstate", None) == "57014"
 
 
 def _chunks(keys: Sequence[Any]) -> list[Sequence[Any]]:

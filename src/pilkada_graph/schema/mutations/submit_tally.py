@@ -22,6 +22,10 @@ from pilkada_graph.schema.errors import NotAllowed
 from pilkada_graph.schema.issues import Issue, issue_by_id
 from pilkada_graph.schema.tallies import Tally, tally_by_id
 
+#: No count on one station's form comes near this (a TPS serves at most ~600 voters); the bound keeps
+#: a typo or a forged form from overflowing the region aggregates (32-bit on PostgreSQL).
+MAX_FORM_COUNT = 10_000
+
 
 @strawberry.input(description="The valid votes read for one candidate.")
 class VoteInput:
@@ -93,10 +97,15 @@ def form_of(data: SubmitTallyInput, viewer: Viewer) -> tuple[TallyForm | None, l
 
     def count(value: int | None, column: str) -> int | None:
         try:
-            return parse_count(value, column)
+            parsed = parse_count(value, column)
         except InvalidValue as error:
             problems.append(error.problem)
             return None
+        if parsed is not None and parsed > MAX_FORM_COUNT:
+            problems.append(Problem("implausible-count", f"a station's count is at most {MAX_FORM_COUNT}, "
+                                    f"got {parsed}", column))
+            return None
+        return parsed
 
     counts = {name: count(getattr(data, name), name) for name in COUNT_FIELDS}
     votes: dict[int, int | None] = {}
