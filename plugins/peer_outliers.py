@@ -69,11 +69,26 @@ class PeerSignals:
 
 def peer_signals(tallies: RegionTallies, min_district_peers: int) -> PeerSignals:
     places = (tallies.village_codes, tallies.district_codes)
-    turnout = compare_with_peers(tallies.voters, tallies.registered, *places, min_district_peers=min_district_peers)
+    peers = adds_up(tallies)
+    turnout = compare_with_peers(tallies.voters, tallies.registered, *places, min_district_peers=min_district_peers,
+                                 peers=peers)
     valid = np.where(np.isnan(tallies.votes).any(axis=1), np.nan, np.nansum(tallies.votes, axis=1))
-    shares = [compare_with_peers(tallies.votes[:, j], valid, *places, min_district_peers=min_district_peers)
-              for j in range(tallies.votes.shape[1])]
+    shares = [compare_with_peers(tallies.votes[:, j], valid, *places, min_district_peers=min_district_peers,
+                                 peers=peers) for j in range(tallies.votes.shape[1])]
     return PeerSignals(turnout, shares)
+
+
+def adds_up(tallies: RegionTallies) -> np.ndarray:
+    """Stations fit to be peers: no more voters than registered, votes = valid, valid + invalid = voters.
+
+    Fields not read do not disqualify; a misread form (a turnout of 0.2% for a "1" read for
+    "381") would drag a small village's reference and make its honest neighbour look odd.
+    """
+    valid = np.nansum(tallies.votes, axis=1)
+    with np.errstate(invalid="ignore"):
+        bad = (tallies.voters > tallies.registered) | (np.abs(valid - tallies.valid_votes) > 0)
+        bad |= np.abs(tallies.valid_votes + tallies.invalid_votes - tallies.voters) > 0
+    return ~np.nan_to_num(bad, nan=0).astype(bool)
 
 
 @hookimpl

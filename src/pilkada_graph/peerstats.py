@@ -97,20 +97,24 @@ def loo_medians(values: npt.ArrayLike, codes: npt.ArrayLike) -> FloatArray:
 
 
 def peer_reference(values: npt.ArrayLike, village_codes: npt.ArrayLike, district_codes: npt.ArrayLike,
-                   min_district_peers: int = 4) -> tuple[FloatArray, FloatArray]:
+                   min_district_peers: int = 4, peers: npt.ArrayLike | None = None) -> tuple[FloatArray, FloatArray]:
     """Each station's peer value: median of its village's other stations and its district's LOO median.
 
     Returns the reference and the number of village peers used. Stations whose district has
     fewer than ``min_district_peers`` other stations with a value get ``nan`` (not judged).
+    ``peers`` (a mask) says which stations may serve as peers: a form that does not add up is
+    still judged, but is nobody's yardstick.
     """
-    v = np.asarray(values, dtype=np.float64)
-    n = v.size
+    judged = np.asarray(values, dtype=np.float64)
+    n = judged.size
     if n == 0:
         return np.zeros(0), np.zeros(0)
+    v = judged if peers is None else np.where(np.asarray(peers, dtype=bool), judged, np.nan)
     finite = np.isfinite(v)
     district = _group_ids(district_codes)
-    district_loo = loo_medians(v, district_codes)
-    enough = (np.bincount(district[finite], minlength=district.max() + 1)[district] - 1) >= min_district_peers
+    district_loo = np.where(finite, loo_medians(v, district_codes), _group_medians(v, district))
+    peers_in_district = np.bincount(district[finite], minlength=district.max() + 1)[district] - finite
+    enough = peers_in_district >= min_district_peers
     village = _group_ids(village_codes)
     order = np.argsort(village, kind="stable")
     start = np.searchsorted(village[order], np.arange(village.max() + 1))
@@ -125,8 +129,19 @@ def peer_reference(values: npt.ArrayLike, village_codes: npt.ArrayLike, district
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-nan rows: no reference, as wanted
         reference = np.nanmedian(np.column_stack([peers, district_loo]), axis=1)
-    reference = np.where(finite & enough & np.isfinite(district_loo), reference, np.nan)
+    reference = np.where(np.isfinite(judged) & enough & np.isfinite(district_loo), reference, np.nan)
     return reference, village_peers
+
+
+def _group_medians(values: FloatArray, group: npt.NDArray[np.intp]) -> FloatArray:
+    """Each element's group median over the finite values (for stations that are no peer themselves)."""
+    out = np.full(values.shape, np.nan)
+    for g in np.unique(group):
+        members = group == g
+        finite = values[members & np.isfinite(values)]
+        if finite.size:
+            out[members] = np.median(finite)
+    return out
 
 
 def calibrated_z(residuals: npt.ArrayLike, noise_variance: npt.ArrayLike,
@@ -215,13 +230,15 @@ class PeerComparison:
 
 
 def compare_with_peers(counts: npt.ArrayLike, totals: npt.ArrayLike, village_codes: npt.ArrayLike,
-                       district_codes: npt.ArrayLike, min_district_peers: int = 4) -> PeerComparison:
+                       district_codes: npt.ArrayLike, min_district_peers: int = 4,
+                       peers: npt.ArrayLike | None = None) -> PeerComparison:
     """counts/totals of each station against its village and district peers, binomial-aware.
 
     The peer reference's own noise is part of the residual spread and is absorbed by tau.
+    ``peers`` masks the stations that may serve as peers (see :func:`peer_reference`).
     """
     logit, variance = empirical_logit(counts, totals)
-    reference, village_peers = peer_reference(logit, village_codes, district_codes, min_district_peers)
+    reference, village_peers = peer_reference(logit, village_codes, district_codes, min_district_peers, peers)
     z, tau = calibrated_z(logit - reference, variance, groups=np.minimum(village_peers, 2))
     return PeerComparison(logit, reference, z, tau, village_peers)
 
