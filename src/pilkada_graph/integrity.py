@@ -21,12 +21,12 @@ from pilkada_graph.models import Contest, Station, Tally
 def differing_fields(connection: Connection, form: TallyForm, tally_id: int) -> list[str]:
     """The fields (tallies.csv names) in which ``form`` differs from the stored revision ``tally_id``."""
     stored = connection.execute(
-        select(Tally, Station.code.label("station_code"), Contest.code.label("contest_code"))
+        select(Tally.__table__, Station.code.label("station_code"), Contest.code.label("contest_code"))
         .join(Station, Station.id == Tally.station_id)
         .join(Contest, Contest.id == Tally.contest_id)
         .where(Tally.id == tally_id)
     ).one()
-    tally = stored.Tally
+    tally = stored
     submitted_at, offset = to_utc_naive(form.submitted_at)
     sent: dict[str, Any] = {
         "station_code": form.station_code, "contest_code": form.contest_code,
