@@ -35,11 +35,13 @@ from strawberry.extensions import (
 )
 from strawberry.tools import merge_types
 
+from pilkada_graph.schema.check_tally import CheckTallyQuery
 from pilkada_graph.schema.contests import ContestQuery
 from pilkada_graph.schema.cost import QueryCost
 from pilkada_graph.schema.detectors import DetectorQuery
 from pilkada_graph.schema.errors import HideSuggestions, should_mask_error
 from pilkada_graph.schema.issues import IssueQuery
+from pilkada_graph.schema.me import MeQuery
 from pilkada_graph.schema.mutations.review_issue import ReviewIssueMutation
 from pilkada_graph.schema.mutations.submit_tally import SubmitTallyMutation
 from pilkada_graph.schema.node import NodeQuery
@@ -52,7 +54,8 @@ MAX_ALIASES = 30
 MAX_TOKENS = 2000
 CACHE_SIZE = 512
 
-QUERY_TYPES: list[type] = [RegionQuery, ContestQuery, StationQuery, IssueQuery, NodeQuery, DetectorQuery]
+QUERY_TYPES: list[type] = [RegionQuery, ContestQuery, StationQuery, IssueQuery, NodeQuery, DetectorQuery,
+                           MeQuery, CheckTallyQuery]
 MUTATION_TYPES: list[type] = [SubmitTallyMutation, ReviewIssueMutation]
 SUBSCRIPTION_TYPES: list[type] = [LiveSubscription]
 
