@@ -5,7 +5,8 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 
 from pilkada_graph import __version__
 from pilkada_graph.config import Settings, load_settings
@@ -26,6 +27,8 @@ def create_app(settings: Settings | None = None, desk: Desk | None = None) -> St
         Route("/healthz", healthz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        # The desk console: static files that talk to /graphql only (the reference client).
+        Mount("/desk", StaticFiles(packages=[("pilkada_graph", "static/desk")], html=True), name="desk"),
     ])
     app.state.desk = desk
     return app
