@@ -270,9 +270,12 @@ class DetectionRunner:
                 self._timer.cancel()
                 self._timer = None
             pending, self._pending = self._pending, {}
+        if not pending:
+            return
         with self._region_lock:
+            contests = self._contests()  # once per flush, not once per region: ~1,000 pairs nationally
             for (region_code, contest_code), force in sorted(pending.items()):
-                self._notify(self.check_region(region_code, contest_code, force=force))
+                self._notify(self.check_region(region_code, contest_code, force=force, contests=contests))
 
     def close(self) -> None:
         """Run what is pending and stop the timer (at shutdown)."""
@@ -286,10 +289,12 @@ class DetectionRunner:
         except Exception:  # a background thread must log, not die silently
             log.exception("region detection failed")
 
-    def check_region(self, region_code: str, contest_code: str, *, force: bool = False) -> list[int]:
+    def check_region(self, region_code: str, contest_code: str, *, force: bool = False,
+                     contests: Mapping[int, ContestView] | None = None) -> list[int]:
         """Run every ``pilkada_check_region`` on one region and contest, if enough stations reported."""
         with self.engine.connect() as connection:
-            contests = detect_data.load_contests(connection)
+            if contests is None:
+                contests = detect_data.load_contests(connection)
             contest_id = next((cid for cid, c in contests.items() if c.code == contest_code), None)
             summary = detect_data.region_summary(connection, region_code, contest_id) if contest_id else None
             if summary is None or contest_id is None or not self._worth_running(summary, contest_code, force):
@@ -348,11 +353,16 @@ class DetectionRunner:
             summary.issue_ids.update(self._notify(self.check_tallies(stored, contests)))
         summary.tallies = len(current)
         for region_code, contest_code in sorted(self._region_pairs(((c, i) for _, c, i in current), contests)):
-            summary.issue_ids.update(self._notify(self.check_region(region_code, contest_code, force=True)))
+            summary.issue_ids.update(self._notify(self.check_region(region_code, contest_code, force=True,
+                                                                    contests=contests)))
             summary.regions += 1
         return summary
 
     # -- shared
+
+    def _contests(self) -> dict[int, ContestView]:
+        with self.engine.connect() as connection:
+            return detect_data.load_contests(connection)
 
     def _detectors_of(self, plugin: str, checks: str, settings: DetectorSettings) -> set[str]:
         return {name for name, d in self.host.detectors().items()
