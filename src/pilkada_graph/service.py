@@ -81,6 +81,8 @@ class Desk:
         self.detection: Detection = detection or NoDetection()
         #: Where committed changes are told (``--event-bus``); see :mod:`pilkada_graph.pubsub`.
         self.bus: EventBus = bus or open_bus(self.settings.event_bus, self.settings.database_url)
+        #: Regions and contests as last loaded, with the stamp they were loaded at (see ``_catalog``).
+        self._reference: tuple[tuple[object, ...], Catalog] | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, with_detection: bool = True) -> Desk:
@@ -129,7 +131,7 @@ class Desk:
                 if form.submission_id in known:
                     differing = differing_fields(connection, form, known[form.submission_id])
                 else:
-                    stored, problems = self._store_one(connection, form)
+                    stored, problems = self._store_one(connection, form, self._catalog(connection))
         except IntegrityError:
             if retried:
                 raise
@@ -143,9 +145,18 @@ class Desk:
             return SubmitOutcome(problems=problems)
         return SubmitOutcome(stored[0].id, self.after_store(stored))
 
+    def _catalog(self, connection: Connection) -> Catalog:
+        """A catalog for one submission, sharing the regions and contests loaded by an earlier one
+        for as long as nothing was added to them (by this process or another)."""
+        stamp = Catalog.reference_stamp(connection)
+        cached = self._reference
+        if cached is None or cached[0] != stamp:
+            cached = self._reference = (stamp, Catalog(connection))
+        return Catalog(connection, reference=cached[1])
+
     @staticmethod
-    def _store_one(connection: Connection, form: TallyForm) -> tuple[list[StoredTally], list[Problem]]:
-        catalog = Catalog(connection)
+    def _store_one(connection: Connection, form: TallyForm,
+                   catalog: Catalog) -> tuple[list[StoredTally], list[Problem]]:
         station, contest, problems = validate_tally(form, catalog)
         if problems or station is None or contest is None:
             return [], problems
