@@ -142,8 +142,12 @@ def load_region_summaries(connection: Connection, codes: Sequence[str],
                    RegionResult.stations_reported, RegionResult.registered, RegionResult.voters,
                    RegionResult.valid_votes, RegionResult.invalid_votes)
             .join(RegionResult, RegionResult.region_id == Region.id)
-            .where(Region.code.in_(chunk), RegionResult.contest_id.in_(sorted(contest_ids))))
+            .where(Region.code.in_(chunk)))
         for r in rows:
+            # Filtered here, not in SQL: a region has results for two or three contests, while
+            # ``contest_id IN (546 ids)`` made SQLite probe the key once per region and contest.
+            if r.contest_id not in contest_ids:
+                continue
             found[(r.code, r.contest_id)] = RegionSummary(
                 r.code, r.level, r.stations_total or 0, r.stations_reported, r.registered,
                 r.voters, r.valid_votes, r.invalid_votes)
