@@ -85,16 +85,16 @@ def start_server(factory: str, database_url: str, app_dir: Path | None = None) -
     raise RuntimeError(f"{factory} did not start")
 
 
-def insert_critical_issues(desk: Desk, count: int) -> None:
+def insert_critical_issues(desk: Desk, count: int, contest_code: str = "gub-62") -> None:
     now = datetime.now(UTC).replace(tzinfo=None)
     with desk.engine.begin() as connection:
-        contest_id = connection.execute(select(Contest.id).where(Contest.code == "gub-62")).scalar_one()
+        contest_id = connection.execute(select(Contest.id).where(Contest.code == contest_code)).scalar_one()
         rows = connection.execute(
             select(Station.id, Station.code, Station.village_id, CurrentTally.tally_id)
             .join(CurrentTally, CurrentTally.station_id == Station.id)
             .where(CurrentTally.contest_id == contest_id).order_by(Station.code).limit(count)).all()
         connection.execute(Issue.__table__.insert(), [{  # type: ignore[attr-defined]
-            "detector": "bench", "subject_key": f"station:{r.code}:gub-62", "contest_id": contest_id,
+            "detector": "bench", "subject_key": f"station:{r.code}:{contest_code}", "contest_id": contest_id,
             "region_id": r.village_id, "station_id": r.id, "subject_code": r.code, "tally_id": r.tally_id,
             "severity": "critical", "status": "open", "message": "bench issue", "suggestion": None,
             "evidence": {"ratio": 0.5}, "score": 1.0, "active": True, "created_at": now, "updated_at": now,
