@@ -14,6 +14,7 @@ Every feed ends here (through :func:`store_tallies`), inside the caller's transa
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -29,6 +30,8 @@ from pilkada_graph.rules import FormValues, registered_of
 if TYPE_CHECKING:
     from pilkada_graph.ingest import Catalog, ContestRef, StationRef, TallyForm
 
+#: Names the staging tables of COPY upserts.
+_STAGING_NUMBERS = itertools.count(1)
 #: From this many rows on, PostgreSQL writes go through COPY rather than executemany.
 COPY_THRESHOLD = 64
 #: Parameters per statement stay under SQLite's default limit of 32,766 variables.
@@ -72,7 +75,6 @@ class RawSQL:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.postgres = connection.dialect.name == "postgresql"
-        self._staged = 0
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.postgres else sql
@@ -111,8 +113,9 @@ class RawSQL:
         if not on_conflict:
             self._copy(table, names, rows)
             return
-        self._staged += 1
-        staging = f"staging_{table}_{self._staged}"
+        # Unique per process, not per RawSQL: a bundle import stores chunk after chunk in one
+        # transaction, and each chunk's staging table lives (ON COMMIT DROP) until its commit.
+        staging = f"staging_{table}_{next(_STAGING_NUMBERS)}"
         cursor = self.connection.connection.cursor()
         try:
             cursor.execute(f"CREATE TEMPORARY TABLE {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
