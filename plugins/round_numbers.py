@@ -66,7 +66,8 @@ def pilkada_check_region(tallies: RegionTallies, settings: DetectorSettings) -> 
     results = []
     for level, codes in (("district", tallies.district_codes), ("village", tallies.village_codes)):
         labels, units = np.unique(codes, return_inverse=True)
-        sums = {key: np.bincount(units, weights=values, minlength=len(labels)) for key, values in per_station.items()}
+        sums = unit_p_values({key: np.bincount(units, weights=values, minlength=len(labels))
+                              for key, values in per_station.items()})
         results += [(level, str(code), unit_result(sums, u, int(config["min_counts"])))
                     for u, code in enumerate(labels)]
     tests = 2 * sum(1 for *_, r in results if r is not None)
@@ -119,6 +120,16 @@ def whole_percent_chance(n: int) -> float:
     return float(np.mean(is_integer_percentage(np.arange(n + 1), np.full(n + 1, n))))
 
 
+def unit_p_values(sums: dict[str, npt.NDArray[np.float64]]) -> dict[str, npt.NDArray[np.float64]]:
+    """Both tests' p-values for every unit at once (one scipy call each, not one per village)."""
+    expected = sums["expected"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p_whole = np.where(expected > 0, stats.poisson.sf(sums["whole"] - 1, np.where(expected > 0, expected, 1.0)),
+                           1.0)
+    return {**sums, "p_last_digit": stats.binom.sf(sums["rounded"] - 1, sums["counts"], 0.2),
+            "p_whole_percent": p_whole}
+
+
 def unit_result(sums: Mapping[str, npt.NDArray[np.float64]], u: int, min_counts: int) -> dict[str, Any] | None:
     """Both tests on one district or village, or None when it has too few counts to judge."""
     counts, rounded = int(sums["counts"][u]), int(sums["rounded"][u])
@@ -126,9 +137,9 @@ def unit_result(sums: Mapping[str, npt.NDArray[np.float64]], u: int, min_counts:
         return None
     whole, expected, shares = int(sums["whole"][u]), float(sums["expected"][u]), int(sums["shares"][u])
     return {"stations": int(sums["stations"][u]), "counts": counts, "ending_0_or_5": rounded,
-            "share_0_or_5": rounded / counts, "p_last_digit": float(stats.binom.sf(rounded - 1, counts, 0.2)),
+            "share_0_or_5": rounded / counts, "p_last_digit": float(sums["p_last_digit"][u]),
             "shares": shares, "whole_percentages": whole, "expected_whole_percentages": expected,
-            "p_whole_percent": float(stats.poisson.sf(whole - 1, expected)) if expected > 0 else 1.0}
+            "p_whole_percent": float(sums["p_whole_percent"][u])}
 
 
 def finding(contest: str, level: str, code: str, result: Mapping[str, Any], p: float, tests: int,

@@ -6,8 +6,8 @@ After a transaction that stored revisions commits, :meth:`DetectionRunner.tallie
    once the batch is in (an older revision arriving late, or one superseded in the same
    batch, does not change the judgement of the current one), loading their
    :class:`~pilkada_graph.detect_types.TallyView` for the whole batch in a few queries;
-2. stores the findings as issues (:func:`pilkada_graph.lifecycle.upsert_findings`), one
-   transaction, then tells ``on_issues_changed`` which issues changed;
+2. stores the findings as issues (:func:`pilkada_graph.lifecycle.upsert_runs`), one
+   transaction and a few statements for all detectors, then tells ``on_issues_changed`` which issues changed;
 3. asks for the region checks of the (region, contest) pairs the batch touched. Requests are
    coalesced for ``debounce`` seconds by a timer thread (a quiet period's burst of
    ``submitTally`` calls makes one run), and a region runs only once ``region_min_reported``
@@ -39,7 +39,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from pilkada_graph import detect_data
 from pilkada_graph.detect_types import ContestView, DetectorSettings, Finding, TallyView, subject_key
 from pilkada_graph.ingest import is_below
-from pilkada_graph.lifecycle import Scope, upsert_findings, utc_now
+from pilkada_graph.lifecycle import DetectorRun, Scope, upsert_runs, utc_now
 from pilkada_graph.models import DetectorFailure, Issue
 from pilkada_graph.plugins import PluginHost
 from pilkada_graph.recaps import load_region_recaps
@@ -389,8 +389,7 @@ class DetectionRunner:
                failures: Sequence[Failure]) -> list[int]:
         changed: set[int] = set()
         with self.engine.begin() as connection:
-            for detector, findings, scope, tally_ids in runs:
-                changed.update(upsert_findings(connection, detector, findings, scope=scope, tally_ids=tally_ids))
+            changed.update(upsert_runs(connection, [DetectorRun(*run) for run in runs]))
             record_failures(connection, failures)
         return sorted(changed)
 

@@ -2,7 +2,7 @@
 
 Two writers change an issue, and both append an :class:`~pilkada_graph.models.IssueEvent`:
 
-* **Detectors** (through the runner, :func:`upsert_findings`). There is one issue per detector and
+* **Detectors** (through the runner, :func:`upsert_findings` / :func:`upsert_runs`). There is one issue per detector and
   subject (``contest/station`` or ``contest/region``): a detector that runs again updates it
   instead of adding a duplicate. When a detector looks at a subject again and no longer sees the
   problem (a corrected revision), the issue becomes ``active = False`` (event ``cleared``) and is
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, update
 
 from pilkada_graph.detect_types import SEVERITY_RANK, Finding
 from pilkada_graph.ingest import descendant_range
@@ -224,33 +224,62 @@ def upsert_findings(
     ``tally_ids`` maps a subject key to the revision judged (kept on the issue). Runs in the
     caller's transaction. Returns the ids of the issues created or changed, in id order.
     """
+    return upsert_runs(connection, [DetectorRun(detector, findings, scope, tally_ids)], now=now)
+
+
+@dataclass(frozen=True)
+class DetectorRun:
+    """One detector's findings of one run, with what it looked at (see :func:`upsert_findings`)."""
+
+    detector: str
+    findings: Sequence[Finding]
+    scope: Scope
+    tally_ids: Mapping[str, int] | None = None
+
+
+def upsert_runs(connection: Connection, runs: Sequence[DetectorRun], *, now: datetime | None = None) -> list[int]:
+    """:func:`upsert_findings` for several detectors' runs at once, in a few statements per batch.
+
+    The runner stores a batch of revisions judged by a dozen detectors, or a region checked by
+    as many, in one go: existing issues are read with one query per chunk of subjects for all
+    detectors, new ones inserted in one statement, changed and cleared ones updated with one
+    executemany each, and their events appended in one more.
+    """
     now = now or utc_now()
-    wanted = strongest(f for f in findings if f.detector == detector)
-    tally_ids = tally_ids or {}
     resolver = _Resolver(connection)
-    existing = _existing_issues(connection, detector, scope, set(wanted), resolver)
-    subjects = resolver.subjects(wanted.values())
+    wanted = {run.detector: strongest(f for f in run.findings if f.detector == run.detector) for run in runs}
+    existing = _existing_issues_of_runs(connection, runs, wanted, resolver)
+    subjects = resolver.subjects(f for found in wanted.values() for f in found.values())
     changed: list[int] = []
     events: list[dict[str, Any]] = []
     new_rows: list[dict[str, Any]] = []
-    for key, finding in wanted.items():
-        subject = subjects.get((finding.subject, finding.contest))
-        if subject is None:
-            continue  # the subject vanished or was never stored: nothing to attach an issue to
-        row = _issue_values(finding, subject, tally_ids.get(key), now)
-        issue = existing.get(key)
-        if issue is None:
-            new_rows.append({**row, "detector": detector, "subject_key": key, "status": "open", "created_at": now})
-        elif _refresh(connection, issue, row, now, events):
-            changed.append(issue.id)
-    for key, issue in existing.items():
-        if key not in wanted and issue.active:
-            _clear(connection, issue, now, events)
-            changed.append(issue.id)
+    refreshed: list[dict[str, Any]] = []
+    cleared: list[dict[str, Any]] = []
+    for run in runs:
+        tally_ids = run.tally_ids or {}
+        mine = existing.get(run.detector, {})
+        for key, finding in wanted[run.detector].items():
+            subject = subjects.get((finding.subject, finding.contest))
+            if subject is None:
+                continue  # the subject vanished or was never stored: nothing to attach an issue to
+            row = _issue_values(finding, subject, tally_ids.get(key), now)
+            issue = mine.get(key)
+            if issue is None:
+                new_rows.append({**row, "detector": run.detector, "subject_key": key, "status": "open",
+                                 "created_at": now})
+            elif (update_row := _refresh(issue, row, now, events)) is not None:
+                refreshed.append(update_row)
+                changed.append(issue.id)
+        for key, issue in mine.items():
+            if key not in wanted[run.detector] and issue.active:
+                cleared.append(_clear(issue, now, events))
+                changed.append(issue.id)
+    _update_issues(connection, refreshed)
+    _update_issues(connection, cleared)
     created = _insert_issues(connection, new_rows)
     events.extend(_event(i, now, "flagged", None, "open", SYSTEM_ACTOR) for i in created)
     _append_events(connection, events)
-    return sorted(changed + created)
+    return sorted(set(changed) | set(created))
 
 
 def _issue_values(finding: Finding, subject: _Subject, tally_id: int | None, now: datetime) -> dict[str, Any]:
@@ -273,27 +302,37 @@ def _issue_values(finding: Finding, subject: _Subject, tally_id: int | None, now
 _COMPARED = ("tally_id", "severity", "message", "suggestion", "evidence", "score", "active")
 
 
-def _refresh(connection: Connection, issue: Row[Any], row: dict[str, Any], now: datetime,
-             events: list[dict[str, Any]]) -> bool:
-    """Update an issue the detector found again; reopen it when the problem came back. True if changed."""
+def _refresh(issue: Row[Any], row: dict[str, Any], now: datetime,
+             events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The update of an issue the detector found again (reopened when the problem came back); None if unchanged."""
     if all(getattr(issue, name) == row[name] for name in _COMPARED):
-        return False
+        return None
     came_back = not issue.active
     newer_revision = row["tally_id"] is not None and row["tally_id"] != issue.tally_id
     reopen = issue.status in CLOSED and (came_back or (issue.status == "resolved" and newer_revision))
     status = "open" if reopen else issue.status
-    connection.execute(update(Issue).where(Issue.id == issue.id).values(**row, status=status))
     action = "reopened" if came_back or reopen else "updated"
     events.append(_event(issue.id, now, action, issue.status, status, SYSTEM_ACTOR))
-    return True
+    return {**row, "status": status, "issue_id": issue.id}
 
 
-def _clear(connection: Connection, issue: Row[Any], now: datetime, events: list[dict[str, Any]]) -> None:
+def _clear(issue: Row[Any], now: datetime, events: list[dict[str, Any]]) -> dict[str, Any]:
     """The detector no longer sees the problem: say so, and close the issue unless a reviewer holds it."""
     status = "resolved" if issue.status == "open" else issue.status
-    connection.execute(update(Issue).where(Issue.id == issue.id).values(active=False, status=status, updated_at=now))
     events.append(_event(issue.id, now, "cleared", issue.status, status, SYSTEM_ACTOR,
                          "the detector no longer sees the problem"))
+    return {"active": False, "status": status, "updated_at": now, "issue_id": issue.id}
+
+
+def _update_issues(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """One executemany for rows that set the same columns (``issue_id`` says which issue)."""
+    if not rows:
+        return
+    columns = Issue.__table__.c
+    values = {name: bindparam(f"new_{name}", type_=columns[name].type) for name in rows[0] if name != "issue_id"}
+    statement = update(Issue).where(Issue.id == bindparam("issue_id")).values(values)
+    connection.execute(statement, [{("issue_id" if k == "issue_id" else f"new_{k}"): v for k, v in row.items()}
+                                   for row in rows])
 
 
 def _insert_issues(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
@@ -303,20 +342,30 @@ def _insert_issues(connection: Connection, rows: list[dict[str, Any]]) -> list[i
     return [r.id for r in connection.execute(statement, rows)]
 
 
-def _existing_issues(connection: Connection, detector: str, scope: Scope, keys: set[str],
-                     resolver: _Resolver) -> dict[str, Row[Any]]:
-    """The detector's issues that this run may update or clear, by subject key."""
-    columns = [Issue.id, Issue.subject_key, Issue.status, Issue.active, *(getattr(Issue, n) for n in _COMPARED[:-1])]
-    base = select(*columns).where(Issue.detector == detector)
-    found: dict[str, Row[Any]] = {}
-    for chunk in _chunks(sorted(keys | scope.subject_keys)):
-        found.update({r.subject_key: r for r in connection.execute(base.where(Issue.subject_key.in_(chunk)))})
-    if scope.contest is not None and scope.region is not None:
-        contest_id = resolver.contest_id(scope.contest)
-        if contest_id is not None:
-            low, high = descendant_range(scope.region)
-            in_region = (Issue.subject_code == scope.region) | (
-                (Issue.subject_code >= low) & (Issue.subject_code < high))
-            query = base.where(Issue.contest_id == contest_id, in_region)
-            found.update({r.subject_key: r for r in connection.execute(query)})
+def _existing_issues_of_runs(connection: Connection, runs: Sequence[DetectorRun],
+                             wanted: Mapping[str, Mapping[str, Finding]],
+                             resolver: _Resolver) -> dict[str, dict[str, Row[Any]]]:
+    """detector -> subject key -> its issue that this run may update or clear."""
+    columns = [Issue.id, Issue.detector, Issue.subject_key, Issue.status, Issue.active,
+               *(getattr(Issue, n) for n in _COMPARED[:-1])]
+    relevant = {run.detector: set(wanted[run.detector]) | run.scope.subject_keys for run in runs}
+    found: dict[str, dict[str, Row[Any]]] = {run.detector: {} for run in runs}
+    base = select(*columns).where(Issue.detector.in_(sorted(relevant)))
+    for chunk in _chunks(sorted(set().union(*relevant.values()))):
+        for r in connection.execute(base.where(Issue.subject_key.in_(chunk))):
+            if r.subject_key in relevant[r.detector]:
+                found[r.detector][r.subject_key] = r
+    by_region: dict[tuple[str, str], list[str]] = {}
+    for run in runs:
+        if run.scope.contest is not None and run.scope.region is not None:
+            by_region.setdefault((run.scope.contest, run.scope.region), []).append(run.detector)
+    for (contest, region), detectors in by_region.items():
+        contest_id = resolver.contest_id(contest)
+        if contest_id is None:
+            continue
+        low, high = descendant_range(region)
+        in_region = (Issue.subject_code == region) | ((Issue.subject_code >= low) & (Issue.subject_code < high))
+        query = select(*columns).where(Issue.detector.in_(detectors), Issue.contest_id == contest_id, in_region)
+        for r in connection.execute(query):
+            found[r.detector][r.subject_key] = r
     return found

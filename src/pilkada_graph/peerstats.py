@@ -190,14 +190,29 @@ def _tau(r: FloatArray, var: FloatArray) -> float:
     """The extra spread that makes robust_sd(r / sqrt(tau² + var)) one (0 when already below one)."""
 
     def excess(tau2: float) -> float:
-        return robust_sd(r / np.sqrt(tau2 + var)) - 1.0
+        return _finite_robust_sd(r / np.sqrt(tau2 + var)) - 1.0
 
     if not excess(0.0) > 0.0:
         return 0.0
     high = max(float(np.max(var)), robust_sd(r) ** 2, 1e-12)
     while excess(high) > 0.0:
         high *= 4.0
-    return math.sqrt(optimize.brentq(excess, 0.0, high, rtol=1e-4))
+    return math.sqrt(optimize.brentq(excess, 0.0, high, rtol=1e-3))
+
+
+def _finite_median(v: FloatArray) -> float:
+    """np.median of finite values without its generic machinery (called thousands of times per region)."""
+    n = v.size
+    half = n // 2
+    if n % 2:
+        return float(np.partition(v, half)[half])
+    part = np.partition(v, (half - 1, half))
+    return 0.5 * float(part[half - 1] + part[half])
+
+
+def _finite_robust_sd(v: FloatArray) -> float:
+    """:func:`robust_sd` of an array known to be finite and non-empty."""
+    return MAD_TO_SD * _finite_median(np.abs(v - _finite_median(v)))
 
 
 def upper_p(z: npt.ArrayLike) -> FloatArray:
