@@ -52,7 +52,7 @@ from graphql import (
     value_from_ast_untyped,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
-from pilkada_graph.schema.pagination import DEFAULT_PAGE
+from pilkada_graph.schema.pagination import DEFAULT_PAGE, MAX_PAGE
 
 MAX_COST = 50_000
 BUDGET_PER_MINUTE = 500_000
@@ -130,7 +130,8 @@ class _Walk:
                 value = self.variables.get(argument.value.name.value)
             elif isinstance(argument.value, IntValueNode):
                 value = int(argument.value.value)
-            return value if isinstance(value, int) and value >= 0 else DEFAULT_PAGE
+            # Outside 0..MAX_PAGE the resolver refuses with a clearer message than a cost would give.
+            return min(value, MAX_PAGE) if isinstance(value, int) and value >= 0 else DEFAULT_PAGE
         return DEFAULT_PAGE
 
     def _type(self, name: str) -> GraphQLNamedType | None:
