@@ -60,8 +60,8 @@ RULE_DESCRIPTIONS: dict[str, str] = {
 }
 
 
-def registered_of(form: FormValues) -> int | None:
-    """DPT + DPTb + DPK, or None when the DPT was not read."""
+def registered_of(form: FormValues | Mapping[str, int | None]) -> int | None:
+    """DPT + DPTb + DPK, or None when the DPT was not read (of a form, or of its counts alone)."""
     if form.get("dpt") is None:
         return None
     return sum(form.get(name) or 0 for name in ("dpt", "dptb", "dpk"))

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from pilkada_graph.bundle import COUNT_FIELDS
-from pilkada_graph.rules import FormValues, registered_of
+from pilkada_graph.rules import registered_of
 
 if TYPE_CHECKING:
     from pilkada_graph.ingest import Catalog, ContestRef, StationRef, TallyForm
@@ -187,9 +187,28 @@ def store_tallies(connection: Connection, tallies: Sequence[ValidTally], catalog
     batch = sorted(fresh.values(), key=lambda t: (t.form.submitted_at, t.form.submission_id))
     raw = RawSQL(connection)
     _lock_stations(raw, {t.station.id for t in batch if t.station.id is not None})
-    ids = raw.reserve_ids("tallies", len(batch))
-    _insert_revisions(raw, batch, ids)
-    return _advance_current(raw, batch, ids, catalog)
+    prepared = [_Prepared.of(tally_id, tally) for tally_id, tally in zip(raw.reserve_ids("tallies", len(batch)), batch,
+                                                                         strict=True)]
+    _insert_revisions(raw, prepared)
+    return _advance_current(raw, prepared, catalog)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A revision about to be stored, with what both the insert and the aggregates need, computed once."""
+
+    id: int
+    tally: ValidTally
+    submitted_at: datetime
+    offset: int
+    votes: list[int | None]
+
+    @classmethod
+    def of(cls, tally_id: int, tally: ValidTally) -> _Prepared:
+        from pilkada_graph.ingest import to_utc_naive
+
+        submitted_at, offset = to_utc_naive(tally.form.submitted_at)
+        return cls(tally_id, tally, submitted_at, offset, tally.form.votes_list(len(tally.contest.candidates)))
 
 
 def _lock_stations(raw: RawSQL, station_ids: set[int]) -> None:
@@ -200,18 +219,14 @@ def _lock_stations(raw: RawSQL, station_ids: set[int]) -> None:
         raw.fetchall(f"SELECT id FROM stations WHERE id IN ({','.join('?' * len(chunk))}) FOR UPDATE", chunk)
 
 
-def _insert_revisions(raw: RawSQL, batch: Sequence[ValidTally], ids: Sequence[int]) -> None:
-    from pilkada_graph.ingest import to_utc_naive
-
+def _insert_revisions(raw: RawSQL, prepared: Sequence[_Prepared]) -> None:
     received_at = raw.timestamp(datetime.now(UTC).replace(tzinfo=None))
     rows = []
-    for tally_id, tally in zip(ids, batch, strict=True):
-        form = tally.form
-        submitted_at, offset = to_utc_naive(form.submitted_at)
+    for p in prepared:
+        form, tally = p.tally.form, p.tally
         rows.append((
-            tally_id, form.submission_id, tally.station.id, tally.contest.id, raw.timestamp(submitted_at), offset,
-            received_at, form.source, *(form.counts.get(name) for name in COUNT_FIELDS),
-            _json_int_list(form.votes_list(len(tally.contest.candidates))),
+            p.id, form.submission_id, tally.station.id, tally.contest.id, raw.timestamp(p.submitted_at), p.offset,
+            received_at, form.source, *(form.counts.get(name) for name in COUNT_FIELDS), _json_int_list(p.votes),
             json.dumps(form.extra, ensure_ascii=False) if form.extra is not None else None,
             form.actor, form.token_id,
         ))
@@ -235,7 +250,7 @@ class Contribution:
 
     @classmethod
     def of(cls, counts: dict[str, Any], votes: Sequence[int | None], station_registered: int | None) -> Contribution:
-        registered = registered_of(FormValues(counts))
+        registered = registered_of(counts)
         if registered is None:
             registered = station_registered or 0
         return cls(
@@ -288,25 +303,21 @@ def _current_revisions(raw: RawSQL, batch: Sequence[ValidTally]) -> dict[tuple[i
     return found
 
 
-def _advance_current(
-    raw: RawSQL, batch: Sequence[ValidTally], ids: Sequence[int], catalog: Catalog
-) -> list[StoredTally]:
-    from pilkada_graph.ingest import to_utc_naive
-
+def _advance_current(raw: RawSQL, prepared: Sequence[_Prepared], catalog: Catalog) -> list[StoredTally]:
+    batch = [p.tally for p in prepared]
     before = _current_revisions(raw, batch)
     state = dict(before)
     stored: list[StoredTally] = []
-    for tally_id, tally in zip(ids, batch, strict=True):
+    for p in prepared:
+        tally = p.tally
         key = (tally.station.id, tally.contest.id)
-        submitted_at, _ = to_utc_naive(tally.form.submitted_at)
         previous = state.get(key)  # type: ignore[arg-type]
-        is_current = previous is None or submitted_at >= previous.submitted_at
+        is_current = previous is None or p.submitted_at >= previous.submitted_at
         if is_current:
-            votes = tally.form.votes_list(len(tally.contest.candidates))
-            contribution = Contribution.of(tally.form.counts, votes, tally.station.registered)
-            state[key] = _Current(tally_id, submitted_at, contribution)  # type: ignore[index]
+            contribution = Contribution.of(tally.form.counts, p.votes, tally.station.registered)
+            state[key] = _Current(p.id, p.submitted_at, contribution)  # type: ignore[index]
         stored.append(StoredTally(
-            tally_id, tally.form.submission_id, key[0], key[1],  # type: ignore[arg-type]
+            p.id, tally.form.submission_id, key[0], key[1],  # type: ignore[arg-type]
             tally.station.code, tally.contest.code, is_current, previous.tally_id if previous else None,
         ))
     changed = {key: now for key, now in state.items() if before.get(key) != now}
