@@ -3,7 +3,7 @@
 After every kill: each acknowledged submission is stored exactly once, every stored revision is
 whole (the current pointers and the province's aggregates equal a recomputation from the stored
 tallies), and on SQLite ``PRAGMA integrity_check`` is ``ok``. Kills per backend:
-``PILKADA_CRASH_KILLS`` (default 10, so 20 kills in all; about 45 s for both backends).
+``PILKADA_CRASH_KILLS`` (default 15, so 30 kills in all; about 40 s for both backends).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pilkada_graph.db import make_engine
 from tests.graphql.conftest import import_into, read_csv
 from tests.tokens import new_token
 
-KILLS = int(os.environ.get("PILKADA_CRASH_KILLS", "10"))
+KILLS = int(os.environ.get("PILKADA_CRASH_KILLS", "15"))
 
 
 def consistency_problems(connection: Connection) -> list[str]:
