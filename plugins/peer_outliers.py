@@ -11,7 +11,11 @@ How
     runner hands over (a regency, or a city's contest as a whole). Rates are compared on the
     empirical-logit scale, where each station's binomial counting noise is known from its size;
     the extra spread of honest stations (``tau``) is estimated from the region itself so that
-    the z-scores' robust standard deviation is one (:mod:`pilkada_graph.peerstats`). A station
+    the z-scores' robust standard deviation is one (:mod:`pilkada_graph.peerstats`), and the tail
+    is then widened to the region's own 90% quantile of |z| when honest differences are
+    heavier-tailed than a normal (``tail_scale``). Turnout and a share both above the peers are
+    scored together: their sum, divided by its own robust spread in the region (honest turnout
+    and shares are correlated), the direction stuffed ballots push both. A station
     is reported when its one-sided p-value, multiplied by the number of tests in the region
     (Bonferroni), is below ``alpha`` (warning) or ``critical_alpha`` (critical); a turnout far
     *below* its peers is reported as info (a problem of the form, rarely of fraud).
@@ -37,7 +41,17 @@ import numpy as np
 
 from pilkada_graph.detect_types import ContestView, DetectorInfo, DetectorSettings, Finding, RegionTallies, Severity
 from pilkada_graph.hookspecs import hookimpl
-from pilkada_graph.peerstats import PeerComparison, bonferroni, compare_with_peers, expit, fmt_p, upper_p
+from pilkada_graph.peerstats import (
+    PeerComparison,
+    bonferroni,
+    compare_with_peers,
+    expit,
+    fmt_p,
+    robust_sd,
+    tail_scale,
+    upper_p,
+    upper_p_calibrated,
+)
 
 TURNOUT = "turnout-outlier"
 SHARES = "vote-share-outlier"
@@ -117,8 +131,9 @@ def severity_of(p_adjusted: float, config: Mapping[str, Any]) -> Severity | None
 
 def turnout_findings(tallies: RegionTallies, turnout: PeerComparison, config: Mapping[str, Any]) -> list[Finding]:
     tests = turnout.tested
-    high = bonferroni(upper_p(turnout.z), tests)
-    low = bonferroni(upper_p(-turnout.z), tests)
+    z = turnout.z / tail_scale(turnout.z)
+    high = bonferroni(upper_p(z), tests)
+    low = bonferroni(upper_p(-z), tests)
     findings = []
     for i in np.flatnonzero(np.minimum(high, low) < float(config["alpha"])):
         above = high[i] <= low[i]
@@ -144,11 +159,12 @@ def share_findings(tallies: RegionTallies, contest: ContestView, signals: PeerSi
     """Per station, the strongest of: a share far above peers; a share and turnout above peers together."""
     z_share = np.column_stack([s.z for s in signals.shares])
     z_turnout = signals.turnout.z[:, None]
+    z_sum = joint_z(z_share, z_turnout)
     with np.errstate(invalid="ignore"):
-        z_both = np.where((z_share > 0) & (z_turnout > 0), (z_share + z_turnout) / math.sqrt(2.0), np.nan)
+        z_both = np.where((z_share > 0) & (z_turnout > 0), z_sum, np.nan)
     tests = int(np.count_nonzero(np.isfinite(z_share)))
-    p_share = bonferroni(upper_p(z_share), tests)
-    p_both = bonferroni(upper_p(z_both), tests)
+    p_share = bonferroni(upper_p_calibrated(z_share), tests)
+    p_both = bonferroni(upper_p(z_both / tail_scale(z_sum)), tests)
     best = np.fmin(p_share, p_both)
     findings = []
     for i in np.flatnonzero(np.nanmin(np.where(np.isfinite(best), best, 1.0), axis=1) < float(config["alpha"])):
@@ -160,6 +176,20 @@ def share_findings(tallies: RegionTallies, contest: ContestView, signals: PeerSi
         stuffed = bool(np.isfinite(p_both[i, j]) and p_both[i, j] < p_share[i, j])
         findings.append(_share_finding(tallies, contest, signals, i, j, p, severity, stuffed, tests))
     return findings
+
+
+def joint_z(z_share: np.ndarray, z_turnout: np.ndarray) -> np.ndarray:
+    """Turnout and a share above the peers together, as one z calibrated on the region itself.
+
+    Stuffed ballots for one candidate raise both; the sum is the most powerful test of "both
+    up" when each is standard normal. But honest stations' turnout and shares are correlated
+    (a candidate's stronghold turns out more, or less), so the sum's spread is not sqrt(2):
+    it is measured (robust sd over every station and candidate, never below one z's).
+    """
+    with np.errstate(invalid="ignore"):
+        total = z_share + z_turnout
+    spread = robust_sd(total)
+    return total / (spread if math.isfinite(spread) and spread > 1.0 else 1.0)
 
 
 def _share_finding(tallies: RegionTallies, contest: ContestView, signals: PeerSignals, i: int, j: int, p: float,

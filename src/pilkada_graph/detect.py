@@ -11,7 +11,9 @@ After a transaction that stored revisions commits, :meth:`DetectionRunner.tallie
 3. asks for the region checks of the (region, contest) pairs the batch touched. Requests are
    coalesced for ``debounce`` seconds by a timer thread (a quiet period's burst of
    ``submitTally`` calls makes one run), and a region runs only once ``region_min_reported``
-   stations have reported, again when that number grew by ``region_growth``, and whenever a
+   stations have reported (or all of a smaller region's; a contest whose regions at
+   ``region_level`` are mostly that small is checked one level up, pooled), again when that
+   number grew by ``region_growth``, and whenever a
    station's form was corrected (a new revision replacing one). Bulk imports call
    :meth:`flush` to run them at once.
 
@@ -29,8 +31,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -158,6 +162,9 @@ class DetectionRunner:
         self._region_lock = threading.Lock()
         self._last_reported: dict[tuple[str, str], int] = {}
         self._hung: dict[str, threading.Thread] = {}
+        self._depths: dict[str, int] = {}
+        #: Seconds spent so far in per-tally checks and in region checks (loading, detectors, storing).
+        self.seconds: dict[str, float] = {"tally": 0.0, "region": 0.0}
 
     @classmethod
     def for_desk(cls, desk: Desk, *, on_issues_changed: IssuesChanged | None = None) -> DetectionRunner:
@@ -203,6 +210,10 @@ class DetectionRunner:
 
     def check_tallies(self, stored: Sequence[StoredTally], contests: Mapping[int, ContestView]) -> list[int]:
         """Run every ``pilkada_check_tally`` on these (current) revisions; store issues and failures."""
+        with _timed(self.seconds, "tally"):
+            return self._check_tallies(stored, contests)
+
+    def _check_tallies(self, stored: Sequence[StoredTally], contests: Mapping[int, ContestView]) -> list[int]:
         with self.engine.connect() as connection:
             views = detect_data.load_tally_views(connection, [s.id for s in stored], contests)
             previous = detect_data.load_tally_views(
@@ -292,6 +303,11 @@ class DetectionRunner:
     def check_region(self, region_code: str, contest_code: str, *, force: bool = False,
                      contests: Mapping[int, ContestView] | None = None) -> list[int]:
         """Run every ``pilkada_check_region`` on one region and contest, if enough stations reported."""
+        with _timed(self.seconds, "region"):
+            return self._check_region(region_code, contest_code, force=force, contests=contests)
+
+    def _check_region(self, region_code: str, contest_code: str, *, force: bool,
+                      contests: Mapping[int, ContestView] | None) -> list[int]:
         with self.engine.connect() as connection:
             if contests is None:
                 contests = detect_data.load_contests(connection)
@@ -327,15 +343,37 @@ class DetectionRunner:
 
     def _worth_running(self, summary: Any, contest_code: str, force: bool) -> bool:
         reported = summary.stations_reported
-        if reported < self.options.region_min_reported:
+        if reported < self.minimum_reported(summary.stations_total):
             return False
         last = self._last_reported.get((summary.code, contest_code))
         return force or last is None or reported >= last * (1 + self.options.region_growth)
 
+    def minimum_reported(self, stations_total: int) -> int:
+        """Stations that must have reported: ``region_min_reported``, or all of a smaller region's.
+
+        A regency of twelve stations never reaches twenty; once all of them are in, its checks
+        run with the peers there are (the detectors' own minimums still apply).
+        """
+        if stations_total <= 0:
+            return self.options.region_min_reported
+        return min(self.options.region_min_reported, stations_total)
+
     def _region_pairs(self, stations: Iterable[tuple[str, int]],
                       contests: Mapping[int, ContestView]) -> set[tuple[str, str]]:
         """(region, contest) pairs to check for these (station code, contest id)."""
-        return {region_pair(code, contests[cid], self.options.region_level) for code, cid in stations}
+        stations = list(stations)
+        depths = self._check_depths({cid for _, cid in stations}, contests)
+        return {region_pair(code, contests[cid], self.options.region_level, depths.get(contests[cid].code))
+                for code, cid in stations}
+
+    def _check_depths(self, contest_ids: Iterable[int], contests: Mapping[int, ContestView]) -> dict[str, int]:
+        """The depth at which each contest's regions are checked (cached: regions rarely change)."""
+        missing = [contests[cid] for cid in contest_ids if contests[cid].code not in self._depths]
+        if missing:
+            with self.engine.connect() as connection:
+                self._depths.update(detect_data.check_depths(
+                    connection, missing, self.options.region_level, self.options.region_min_reported))
+        return self._depths
 
     # -- on demand
 
@@ -422,6 +460,15 @@ class _TallyBatch:
                 for name, keys in sorted(self.keys.items())]
 
 
+@contextmanager
+def _timed(seconds: dict[str, float], what: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[what] += time.perf_counter() - started
+
+
 def _arguments(impl: Any, available: Mapping[str, Any]) -> dict[str, Any]:
     """Only the arguments the implementation asks for, as pluggy itself would pass them."""
     return {name: available[name] for name in impl.argnames}
@@ -487,10 +534,11 @@ def effective_revisions(stored: Sequence[StoredTally]) -> list[StoredTally]:
     return sorted(latest.values(), key=lambda s: s.id)
 
 
-def region_pair(station_code: str, contest: ContestView, level: str) -> tuple[str, str]:
-    """The region whose check covers this station in this contest: its ancestor at ``level``,
-    or the contest's own region when that is deeper (a city's mayoral race checked as a whole)."""
-    depth = detect_data.LEVEL_DEPTH[level]
+def region_pair(station_code: str, contest: ContestView, level: str, depth: int | None = None) -> tuple[str, str]:
+    """The region whose check covers this station in this contest: its ancestor at ``level``
+    (or at ``depth``, see :func:`pilkada_graph.detect_data.check_depths`), or the contest's own
+    region when that is deeper (a city's mayoral race checked as a whole)."""
+    depth = depth or detect_data.LEVEL_DEPTH[level]
     if contest.region_code:
         depth = max(depth, detect_data.depth_of(contest.region_code))
     return ".".join(station_code.split(".")[:depth]), contest.code

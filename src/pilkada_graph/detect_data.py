@@ -157,6 +157,37 @@ def load_region_summaries(connection: Connection, codes: Sequence[str],
 # --------------------------------------------------------------------------- a region at once
 
 
+def check_depths(connection: Connection, contests: Sequence[ContestView], level: str,
+                 min_reported: int) -> dict[str, int]:
+    """Contest code -> the depth at which the runner checks its regions.
+
+    ``level``'s depth, unless the contest's regions at that depth are mostly smaller than
+    ``min_reported`` stations (a national election's governor race over regencies of a dozen
+    stations): then the shallowest depth whose median region is big enough, never above the
+    contest's own region. Peers and calibration need numbers; pooling small regencies into
+    their province gives them, where checking each alone would not run at all.
+    """
+    deepest = LEVEL_DEPTH[level]
+    sizes: dict[int, list[tuple[str, int]]] = {}
+    rows = connection.execute(select(Region.code, Region.stations_total)
+                              .where(Region.level.in_([name for name, d in LEVEL_DEPTH.items() if d <= deepest])))
+    for code, total in rows:
+        sizes.setdefault(depth_of(code), []).append((code, total or 0))
+    depths = {}
+    for contest in contests:
+        top = depth_of(contest.region_code) if contest.region_code else 0
+        depth = deepest
+        while depth > max(top, 1) and _median_size(sizes.get(depth, []), contest.region_code) < min_reported:
+            depth -= 1
+        depths[contest.code] = max(depth, top)
+    return depths
+
+
+def _median_size(regions: Sequence[tuple[str, int]], below: str | None) -> float:
+    inside = [total for code, total in regions if below is None or code.startswith(below + ".")]
+    return float(np.median(inside)) if inside else float("inf")
+
+
 def region_summary(connection: Connection, code: str, contest_id: int) -> RegionSummary | None:
     return load_region_summaries(connection, [code], {contest_id}).get((code, contest_id))
 
