@@ -243,12 +243,11 @@ class Catalog:
         self.stations: dict[str, StationRef | None] = {}
         if reference is not None:
             self.regions, self.region_ids = reference.regions, reference.region_ids
-            self.contests, self._ancestor_ids = reference.contests, reference._ancestor_ids
+            self.contests = reference.contests
             return
         self.regions: dict[str, RegionRef] = {}
         self.region_ids: dict[int, RegionRef] = {}
         self.contests: dict[str, ContestRef] = {}
-        self._ancestor_ids: dict[str, list[int]] = {}
         self._load_regions_and_contests()
 
     @staticmethod
@@ -293,13 +292,6 @@ class Catalog:
                 self.stations[s.code] = StationRef(s.code, village.code, s.registered, s.id, s.village_id)
             for code in chunk:
                 self.stations.setdefault(code, None)
-
-    def ancestor_ids(self, region_code: str) -> list[int]:
-        """Ids of the region and every region above it (cached: called once per stored tally)."""
-        cached = self._ancestor_ids.get(region_code)
-        if cached is None:
-            cached = self._ancestor_ids[region_code] = [r.id for r in self.ancestors(region_code) if r.id is not None]
-        return cached
 
     def ancestors(self, region_code: str) -> list[RegionRef]:
         """The region and every region above it, nearest first."""
