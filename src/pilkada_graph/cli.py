@@ -310,7 +310,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             if report_import(report, argparse.Namespace(skip_invalid=False, rejects="rejects.csv")):
                 return 1
     token = demo_token(desk)
-    print(f"serving on http://{args.host}:{args.port}/ (GraphQL at /graphql)", file=sys.stderr)
+    print(f"serving on http://{args.host}:{args.port}/: GraphQL at /graphql, the desk console at /desk",
+          file=sys.stderr)
     print(f"admin token for the desk console (Authorization: Bearer ...):\n{token}", file=sys.stderr)
     if args.simulate:
         start_simulation_thread(f"http://{args.host}:{args.port}/graphql", args.rate, args.seed, token)
