@@ -12,7 +12,7 @@ How
     empirical-logit scale, where each station's binomial counting noise is known from its size;
     the extra spread of honest stations (``tau``) is estimated from the region itself so that
     the z-scores' robust standard deviation is one (:mod:`pilkada_graph.peerstats`), and the tail
-    is then widened to the region's own 90% quantile of |z| when honest differences are
+    is then widened to the region's own 80% quantile of |z| when honest differences are
     heavier-tailed than a normal (``tail_scale``). Turnout and a share both above the peers are
     scored together: their sum, divided by its own robust spread in the region (honest turnout
     and shares are correlated), the direction stuffed ballots push both. A station

@@ -221,7 +221,7 @@ def upper_p(z: npt.ArrayLike) -> FloatArray:
 
 
 #: The quantile of |z| at which the tail's width is read, and that quantile for a standard normal.
-SHOULDER = 0.90
+SHOULDER = 0.80
 _NORMAL_SHOULDER = float(stats.norm.ppf(0.5 + SHOULDER / 2))
 
 
@@ -229,9 +229,9 @@ def tail_scale(z: npt.ArrayLike, min_values: int = 30) -> float:
     """How much wider than a standard normal the region's z-scores are at their shoulder (at least one).
 
     ``tau`` makes the z's *median* spread one, but honest differences between stations are
-    heavier-tailed than a normal (a village's effect is not a station's), so their 90%
+    heavier-tailed than a normal (a village's effect is not a station's), so their 80%
     quantile lies beyond the normal's 1.645 and a normal tail turns a region's honest extremes
-    into false alarms. Dividing z by (90% quantile of |z|) / 1.645 calibrates the tail on the
+    into false alarms. Dividing z by (80% quantile of |z|) / 1.282 calibrates the tail on the
     region's own residuals. The shoulder, not the far tail, is read, so the few percent of
     anomalies a region may hold barely move it; a heavier model (a Student t) read this way
     would cost most of the power at family-wise levels for little precision.
