@@ -6,6 +6,12 @@ that are waiting into a batch, asks one *renderer* per event kind to load the ro
 batch and to say which of the distinct filters its subscribers asked for each event matches, then
 hands the very same rendered object to every subscriber whose filter matches.
 
+A subscriber may also name a :class:`Render`: what its client receives is then that function of the
+rendered object (for GraphQL, the selection set executed and the answer encoded as JSON), and
+subscribers with the same render key (same document, variables and rights) share one call per
+event. Sending to thousands happens in chunks of :data:`FAN_OUT_CHUNK`, handing the event loop to
+everything else (HTTP requests, ``submitTally``) between chunks.
+
 Every subscriber has a bounded queue. A subscriber that does not keep up is not waited for: when
 its queue is full, further events are dropped for it alone and it receives one :data:`MISSED`
 marker in their place (so it can re-query). The same marker goes to everyone when the bus itself
@@ -20,7 +26,7 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pilkada_graph.pubsub import GAP_KIND, Event, EventBus
 
@@ -29,6 +35,8 @@ log = logging.getLogger(__name__)
 SUBSCRIBER_QUEUE = 256
 INCOMING_QUEUE = 10_000
 BATCH = 500
+#: Subscribers served between two turns of the event loop for everything else.
+FAN_OUT_CHUNK = 200
 #: How long a new subscription waits for the bus listener to connect before it goes on anyway.
 READY_TIMEOUT = 5.0
 
@@ -55,13 +63,27 @@ class Delivery:
 Renderer = Callable[[Sequence[Event], Mapping[Hashable, Any]], Awaitable[Sequence[Delivery | None]]]
 
 
+class Render(Protocol):
+    """Turns a rendered object into what one group of subscribers receives (``key`` names the group)."""
+
+    key: Hashable
+
+    async def __call__(self, item: Any) -> Any: ...
+
+
+#: Stands for "this group's render failed" in a fan-out: its subscribers are told they missed it.
+_FAILED = object()
+
+
 class Subscriber:
     """One live subscription: what it asked for, and its bounded queue."""
 
-    def __init__(self, kind: str, key: Hashable, criteria: Any, size: int = SUBSCRIBER_QUEUE) -> None:
+    def __init__(self, kind: str, key: Hashable, criteria: Any, size: int = SUBSCRIBER_QUEUE,
+                 render: Render | None = None) -> None:
         self.kind = kind
         self.key = key
         self.criteria = criteria
+        self.render = render
         self.queue: asyncio.Queue[Any] = asyncio.Queue(size)
         self.missed = False
         self.dropped = 0
@@ -126,12 +148,16 @@ class Broadcaster:
     # -- subscribers
 
     @contextlib.asynccontextmanager
-    async def subscription(self, kind: str, key: Hashable, criteria: Any) -> AsyncIterator[Subscriber]:
-        """Register a subscriber for events of ``kind`` whose filter is ``criteria`` (equal filters share ``key``)."""
+    async def subscription(self, kind: str, key: Hashable, criteria: Any, render: Render | None = None
+                           ) -> AsyncIterator[Subscriber]:
+        """Register a subscriber for events of ``kind`` whose filter is ``criteria`` (equal filters share ``key``).
+
+        With ``render``, the subscriber receives ``render(item)`` (shared by the group ``render.key``).
+        """
         if kind not in self.renderers:
             raise ValueError(f"no renderer for {kind!r} events")
         self.start()
-        subscriber = Subscriber(kind, key, criteria, self.queue_size)
+        subscriber = Subscriber(kind, key, criteria, self.queue_size, render)
         self._subscribers[kind][key].add(subscriber)
         try:
             with contextlib.suppress(TimeoutError):
@@ -195,12 +221,37 @@ class Broadcaster:
                     subscriber.mark_missed()
             return
         for delivery in deliveries:
-            if delivery is None:
-                continue
-            for key in delivery.matching:
-                for subscriber in by_key.get(key, ()):
-                    subscriber.offer(delivery.item)
+            if delivery is not None:
+                await self._fan_out(delivery, by_key)
+
+    async def _fan_out(self, delivery: Delivery, by_key: Mapping[Hashable, set[Subscriber]]) -> None:
+        """Offer one event to its subscribers: each render group rendered once, the loop yielded per chunk."""
+        shared: dict[Hashable, Any] = {}
+        served = 0
+        for key in delivery.matching:
+            for subscriber in list(by_key.get(key, ())):
+                item = await self._item_for(subscriber, delivery.item, shared)
+                if item is _FAILED:
+                    subscriber.mark_missed()
+                else:
+                    subscriber.offer(item)
                     self.delivered += 1
+                served += 1
+                if served % FAN_OUT_CHUNK == 0:
+                    await asyncio.sleep(0)
+
+    @staticmethod
+    async def _item_for(subscriber: Subscriber, item: Any, shared: dict[Hashable, Any]) -> Any:
+        render = subscriber.render
+        if render is None:
+            return item
+        if render.key not in shared:
+            try:
+                shared[render.key] = await render(item)
+            except Exception:  # noqa: BLE001 - one group's failure must not stop the others' events
+                log.exception("broadcaster: could not render an event for %r", render.key)
+                shared[render.key] = _FAILED
+        return shared[render.key]
 
     def _everyone_missed(self) -> None:
         for by_key in self._subscribers.values():

@@ -25,6 +25,7 @@ from strawberry.types.unset import UnsetType
 
 from pilkada_graph.schema import build_schema
 from pilkada_graph.schema.context import ANONYMOUS, Context, Viewer
+from pilkada_graph.schema.live import LiveTransportWSHandler, LiveWSHandler
 from pilkada_graph.service import Desk
 from pilkada_graph.tokens import authenticate
 
@@ -38,7 +39,14 @@ class Unauthenticated(Exception):  # noqa: N818 - named after the answer it prod
 
 
 class GraphQLApp(GraphQL[Context, None]):
-    """strawberry's ASGI app with our context: the app's desk, fresh loaders, the viewer."""
+    """strawberry's ASGI app with our context: the app's desk, fresh loaders, the viewer.
+
+    Its WebSocket handlers let subscriptions render each event once per group of alike subscribers
+    (:mod:`~pilkada_graph.schema.live`).
+    """
+
+    graphql_transport_ws_handler_class = LiveTransportWSHandler
+    graphql_ws_handler_class = LiveWSHandler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

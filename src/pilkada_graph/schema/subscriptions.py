@@ -10,14 +10,17 @@ fields need (station, region, contest), so resolving ``station { code }`` costs 
 
 When a subscriber fell behind or the bus lost events, the stream carries an error with
 ``extensions.code == "MISSED_EVENTS"`` in place of what was missed: re-query, then keep listening.
+
+Over our WebSocket handlers the selection set, too, is executed once per event for each group of
+alike subscribers (same document, variables and rights), and the JSON sent as is: see
+:mod:`~pilkada_graph.schema.live`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncGenerator, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,7 +28,6 @@ import strawberry
 from sqlalchemy import Connection, Engine, case, select
 from starlette.concurrency import run_in_threadpool
 
-from graphql import GraphQLError
 from pilkada_graph.broadcast import MISSED, Broadcaster, Delivery, Renderer, Subscriber
 from pilkada_graph.models import Contest as ContestModel
 from pilkada_graph.models import Issue as IssueModel
@@ -46,6 +48,7 @@ from pilkada_graph.schema.filters import (
     within_clause,
 )
 from pilkada_graph.schema.issues import Issue
+from pilkada_graph.schema.live import Rendered, RenderGroup, RenderGroups, current_sink, missed_events
 from pilkada_graph.schema.loaders import Loaders
 from pilkada_graph.schema.regions import Region, Results, results_of
 from pilkada_graph.schema.tallies import Tally
@@ -53,26 +56,6 @@ from pilkada_graph.service import Desk
 
 #: Filters evaluated per statement (one boolean column each; PostgreSQL allows 1664 columns).
 FILTERS_PER_STATEMENT = 400
-
-
-def missed_events() -> GraphQLError:
-    return GraphQLError(
-        "events were missed (the subscriber fell behind or the event bus reconnected): re-query",
-        extensions={"code": "MISSED_EVENTS"},
-    )
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """An object for every matching subscriber, and the rows its fields will ask loaders for."""
-
-    item: Any
-    primes: tuple[tuple[str, Any, Any], ...] = ()
-
-    def prime(self, loaders: Loaders) -> None:
-        for name, key, row in self.primes:
-            loader = getattr(loaders, name)
-            loader.prime(key, row, force=True)
 
 
 # --------------------------------------------------------------------------- filters as SQL columns
@@ -250,9 +233,44 @@ def broadcaster_for(desk: Desk) -> Broadcaster:
     return per_loop[loop]
 
 
-def subscribe(info: Info, kind: str, key: Hashable, criteria: Any) -> Any:
-    """Register with this process's broadcaster (an async context manager yielding the subscriber)."""
-    return broadcaster_for(info.context.desk).subscription(kind, key, criteria)
+_render_groups: weakref.WeakKeyDictionary[Broadcaster, RenderGroups] = weakref.WeakKeyDictionary()
+
+
+def render_groups(broadcaster: Broadcaster) -> RenderGroups:
+    """The render groups of ``broadcaster``'s subscribers (one per document, variables and rights)."""
+    return _render_groups.setdefault(broadcaster, RenderGroups())
+
+
+def render_group(info: Info, broadcaster: Broadcaster) -> RenderGroup | None:
+    """The group this subscriber's answers are rendered with, when it came over our WebSocket handlers."""
+    sink = current_sink()
+    if sink is None:
+        return None
+    return render_groups(broadcaster).group_for(info.schema, info.context, sink.request)
+
+
+async def live(info: Info, kind: str, key: Hashable, criteria: Any,
+               first: Callable[[], Awaitable[Any]] | None = None) -> AsyncGenerator[Any, None]:
+    """One subscription's stream: ``first()`` (if given), then every matching event.
+
+    Over our WebSocket handlers, the broadcaster renders each event once per group of alike
+    subscribers and this generator writes the JSON to the socket itself (it never yields, so
+    graphql-core executes nothing per subscriber); otherwise it yields objects for graphql-core.
+    """
+    broadcaster = broadcaster_for(info.context.desk)
+    group = render_group(info, broadcaster)
+    async with broadcaster.subscription(kind, key, criteria, group) as subscriber:
+        now = await first() if first is not None else None  # after subscribing: no change falls between
+        sink = current_sink()
+        if group is None or sink is None:
+            if first is not None:
+                yield now
+            async for item in deliveries(info, subscriber):
+                yield item
+            return
+        if first is not None:
+            await sink.send(await group(now))
+        await sink.serve(subscriber, group)
 
 
 async def deliveries(info: Info, subscriber: Subscriber) -> AsyncGenerator[Any, None]:
@@ -270,23 +288,22 @@ class LiveSubscription:
     @strawberry.subscription(description="Issues as they are raised or change status (flagged, updated, "
                              "cleared, reviewed), filtered like the `issues` query.")
     async def issue_flagged(self, info: Info, where: IssueWhere | None = None) -> AsyncGenerator[Issue, None]:
-        async with subscribe(info, ISSUE, repr(where), where) as subscriber:
-            async for item in deliveries(info, subscriber):
-                yield item
+        async for item in live(info, ISSUE, repr(where), where):
+            yield item
 
     @strawberry.subscription(description="Tally revisions as they are stored, whichever server took them.")
     async def tally_submitted(self, info: Info, where: TallyWhere | None = None) -> AsyncGenerator[Tally, None]:
-        async with subscribe(info, TALLY, repr(where), where) as subscriber:
-            async for item in deliveries(info, subscriber):
-                yield item
+        async for item in live(info, TALLY, repr(where), where):
+            yield item
 
     @strawberry.subscription(description="A contest's count in a region (stations reported of total, results): "
                              "now, then again whenever a form below the region changes it.")
     async def progress(self, info: Info, region: str, contest: str) -> AsyncGenerator[Results, None]:
-        async with subscribe(info, PROGRESS, (region, contest), None) as subscriber:
-            now = await current_results(info, region, contest)  # after subscribing: no change falls between
-            if now is None:
+        async def now() -> Results:
+            results = await current_results(info, region, contest)
+            if results is None:
                 raise NotFound(f"region {region!r} does not vote in {contest!r}")
-            yield now
-            async for item in deliveries(info, subscriber):
-                yield item
+            return results
+
+        async for item in live(info, PROGRESS, (region, contest), None, first=now):
+            yield item
