@@ -37,6 +37,7 @@ from pilkada_graph.models import Contest, CurrentTally, Issue, Station  # noqa: 
 from pilkada_graph.service import Desk  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
+CONFIG_ENV = "PILKADA_CONFIG"
 
 PROVINCE = """query { region(code: "62") { code name level
   results(contest: "gub-62") { stationsTotal stationsReported registered voters turnout invalidVotes
@@ -101,6 +102,21 @@ def insert_critical_issues(desk: Desk, count: int, contest_code: str = "gub-62")
         } for r in rows])
 
 
+def desk_token(desk: Desk) -> str:
+    """A reviewer's token: the desk's screens show revision authors, which anonymous viewers may not read."""
+    from pilkada_graph.tokens import create_token
+
+    secret, _ = create_token(desk.engine, "reviewer", actor="bench")
+    return secret
+
+
+def unlimited_config(scratch: Path) -> Path:
+    """A config whose per-minute query budget the load cannot empty: the bench measures speed, not the limiter."""
+    path = scratch / "bench.toml"
+    path.write_text("[limits]\nbudget_per_minute = 1000000000\nanonymous_budget_per_minute = 1000000000\n")
+    return path
+
+
 def most_revised_station(bundle: Path) -> str:
     with (bundle / "tallies.csv").open(newline="") as handle:
         counts: dict[str, int] = {}
@@ -142,13 +158,14 @@ def baseline_sender(url: str, path: str, params: dict[str, str]) -> Any:
     return send
 
 
-async def measure(scenarios: list[Scenario], api: str, baseline: str, seconds: float) -> list[list[object]]:
+async def measure(scenarios: list[Scenario], api: str, baseline: str, seconds: float, token: str) -> list[list[object]]:
     rows: list[list[object]] = []
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client, \
+            httpx.AsyncClient(limits=limits, timeout=60, headers={"Authorization": f"Bearer {token}"}) as desk:
         for scenario in scenarios:
             for concurrency in (1, 32):
-                ours_rps, ours = await load(client, graphql_sender(api, scenario.graphql), concurrency, seconds)
+                ours_rps, ours = await load(desk, graphql_sender(api, scenario.graphql), concurrency, seconds)
                 base_rps, base = await load(client, baseline_sender(baseline, *scenario.baseline), concurrency,
                                             seconds)
                 p50, p99 = percentile(ours, 50) * 1000, percentile(ours, 99) * 1000
@@ -158,37 +175,53 @@ async def measure(scenarios: list[Scenario], api: str, baseline: str, seconds: f
     return rows
 
 
+def run_bench(folder: Path, database_url: str, scale: str, seconds: float) -> list[list[object]]:
+    """Import the demo election into ``database_url``, serve it both ways and load both."""
+    bundle = folder / "bundle"
+    write_demo_bundle(bundle, seed=2024, scale=scale)
+    desk = Desk.open(Settings(database_url=database_url), with_detection=False)
+    assert desk.import_bundle(bundle).ok
+    insert_critical_issues(desk, 60)
+    token = desk_token(desk)
+    desk.engine.dispose()
+    os.environ[CONFIG_ENV] = str(unlimited_config(folder))
+    station = most_revised_station(bundle)
+    scenarios = [
+        Scenario("province results + regencies", {"query": PROVINCE}, ("/province", {"code": "62",
+                                                                                      "contest": "gub-62"})),
+        Scenario("open critical issues, 50", {"query": ISSUES}, ("/issues", {"first": "50"})),
+        Scenario("station with revisions", {"query": STATION, "variables": {"code": station}},
+                 ("/station", {"code": station, "contest": "gub-62"})),
+    ]
+    api, api_process = start_server("pilkada_graph.app:app_from_environment", database_url)
+    base, base_process = start_server("graphql_baseline:create_baseline", database_url, BENCH)
+    try:
+        return asyncio.run(measure(scenarios, api, base, seconds, token))
+    finally:
+        for process in (api_process, base_process):
+            process.terminate()
+            process.wait(timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", default="kalteng", choices=["kalteng", "small"])
     parser.add_argument("--seconds", type=float, default=3.0, help="load time per measurement")
     parser.add_argument("--postgres", help="a PostgreSQL URL to use instead of a SQLite file")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
-        bundle = folder / "bundle"
-        write_demo_bundle(bundle, seed=2024, scale=args.scale)
-        database_url = args.postgres or f"sqlite:///{folder / 'bench.db'}"
-        desk = Desk.open(Settings(database_url=database_url), with_detection=False)
-        assert desk.import_bundle(bundle).ok
-        insert_critical_issues(desk, 60)
-        desk.engine.dispose()
-        station = most_revised_station(bundle)
-        scenarios = [
-            Scenario("province results + regencies", {"query": PROVINCE}, ("/province", {"code": "62",
-                                                                                          "contest": "gub-62"})),
-            Scenario("open critical issues, 50", {"query": ISSUES}, ("/issues", {"first": "50"})),
-            Scenario("station with revisions", {"query": STATION, "variables": {"code": station}},
-                     ("/station", {"code": station, "contest": "gub-62"})),
-        ]
-        api, api_process = start_server("pilkada_graph.app:app_from_environment", database_url)
-        base, base_process = start_server("graphql_baseline:create_baseline", database_url, BENCH)
-        try:
-            rows = asyncio.run(measure(scenarios, api, base, args.seconds))
-        finally:
-            for process in (api_process, base_process):
-                process.terminate()
-                process.wait(timeout=10)
+    schema = None
+    if args.postgres:  # a schema of its own, dropped at the end: the shared database stays as it was
+        from bench_national import drop_schema, new_schema
+
+        schema, postgres_url = new_schema(args.postgres)
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = Path(scratch)
+            database_url = postgres_url if schema else f"sqlite:///{folder / 'bench.db'}"
+            rows = run_bench(folder, database_url, args.scale, args.seconds)
+    finally:
+        if schema:
+            drop_schema(args.postgres, schema)
     print(f"\nGraphQL vs plain Starlette+SQL, demo scale {args.scale}, "
           f"{'PostgreSQL' if args.postgres else 'SQLite'}, one uvicorn worker each, {args.seconds:g} s per cell\n")
     print_table(["query", "conc", "gql req/s", "gql p50 ms", "gql p99 ms", "base req/s", "base p50 ms",

@@ -44,7 +44,16 @@ import httpx
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from bench_graphql import ISSUES, free_port, graphql_sender, insert_critical_issues, load, start_server  # noqa: E402
+from bench_graphql import (  # noqa: E402
+    ISSUES,
+    desk_token,
+    free_port,
+    graphql_sender,
+    insert_critical_issues,
+    load,
+    start_server,
+    unlimited_config,
+)
 from bench_import import postgres_baseline, split_bundle, sqlite_baseline  # noqa: E402
 from common import percentile, print_table  # noqa: E402
 
@@ -361,21 +370,6 @@ class Run:
 
     def close(self) -> None:
         drop_schema(self.args.postgres, self.schema)
-
-
-def desk_token(desk: Any) -> str:
-    """A reviewer's token: the desk's screens show revision authors, which anonymous viewers may not read."""
-    from pilkada_graph.tokens import create_token
-
-    secret, _ = create_token(desk.engine, "reviewer", actor="bench")
-    return secret
-
-
-def unlimited_config(scratch: Path) -> Path:
-    """A config whose per-minute query budget the load cannot empty: the bench measures speed, not the limiter."""
-    path = scratch / "bench.toml"
-    path.write_text("[limits]\nbudget_per_minute = 1000000000\nanonymous_budget_per_minute = 1000000000\n")
-    return path
 
 
 def insert_critical_issues_for_province(desk: Any, count: int) -> None:
