@@ -6,10 +6,18 @@ Who is asking is settled here, once per HTTP request and once per WebSocket conn
 unknown, expired or revoked is refused (HTTP 401, WebSocket closed with 4403), never treated as
 anonymous; no token at all is the anonymous, read-only viewer, unless the settings turn
 anonymous access off.
+
+WebSocket connections share a process's recent token checks for :data:`TOKEN_CHECK_SECONDS`
+(:class:`TokenChecks`): when thousands of dashboards with one token (re)connect at once, the
+database is asked once, not thousands of times. A revoked token is therefore refused to new
+WebSocket connections within that time; HTTP requests are checked every time.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+import weakref
 from typing import Any
 
 from cross_web import HTTPException
@@ -27,7 +35,10 @@ from pilkada_graph.schema import build_schema
 from pilkada_graph.schema.context import ANONYMOUS, Context, Viewer
 from pilkada_graph.schema.live import LiveTransportWSHandler, LiveWSHandler
 from pilkada_graph.service import Desk
-from pilkada_graph.tokens import authenticate
+from pilkada_graph.tokens import TokenInfo, authenticate, hash_secret, utc_now
+
+#: How long a successful token check serves further WebSocket connections with the same token.
+TOKEN_CHECK_SECONDS = 5.0
 
 
 class Unauthenticated(Exception):  # noqa: N818 - named after the answer it produces
@@ -77,7 +88,7 @@ class GraphQLApp(GraphQL[Context, None]):
         """Authenticate a WebSocket connection from its ``connection_init`` payload."""
         header = _authorization_in(context.connection_params) or context.request.headers.get("authorization")
         try:
-            context.viewer = await viewer_of(context.desk, header)
+            context.viewer = await viewer_of(context.desk, header, token_checks(context.desk))
         except Unauthenticated as refused:
             raise ConnectionRejectionError({"message": refused.message}) from None
         return await super().on_ws_connect(context)
@@ -91,8 +102,60 @@ def _authorization_in(params: dict[str, Any] | None) -> str | None:
     return None
 
 
-async def viewer_of(desk: Desk, authorization: str | None) -> Viewer:
-    """The viewer an ``Authorization`` header names; raises :class:`Unauthenticated` when refused."""
+class TokenChecks:
+    """Successful token checks of the last ``seconds``, and the checks in flight, by secret's hash.
+
+    Concurrent connections with one token wait for the same check; only usable tokens are kept
+    (an unknown secret is asked about every time), and a kept token still expires on time.
+    """
+
+    def __init__(self, desk: Desk, seconds: float = TOKEN_CHECK_SECONDS, size: int = 10_000) -> None:
+        self.desk = desk
+        self.seconds = seconds
+        self.size = size
+        self.database_checks = 0
+        self._known: dict[str, tuple[float, TokenInfo]] = {}
+        self._pending: dict[str, asyncio.Future[TokenInfo | None]] = {}
+
+    async def token(self, secret: str) -> TokenInfo | None:
+        key = hash_secret(secret)
+        known = self._known.get(key)
+        if known is not None and time.monotonic() - known[0] < self.seconds and known[1].usable(utc_now()):
+            return known[1]
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = asyncio.ensure_future(self._check(key, secret))
+        return await asyncio.shield(pending)
+
+    async def _check(self, key: str, secret: str) -> TokenInfo | None:
+        try:
+            self.database_checks += 1
+            token = await run_in_threadpool(authenticate, self.desk.engine, secret)
+            if token is not None:
+                if len(self._known) >= self.size:
+                    self._known.clear()
+                self._known[key] = (time.monotonic(), token)
+            return token
+        finally:
+            del self._pending[key]
+
+
+_token_checks: weakref.WeakKeyDictionary[Desk, TokenChecks] = weakref.WeakKeyDictionary()
+
+
+def token_checks(desk: Desk) -> TokenChecks:
+    """The desk's shared WebSocket token checks (one per process)."""
+    checks = _token_checks.get(desk)
+    if checks is None:
+        checks = _token_checks[desk] = TokenChecks(desk)
+    return checks
+
+
+async def viewer_of(desk: Desk, authorization: str | None, checks: TokenChecks | None = None) -> Viewer:
+    """The viewer an ``Authorization`` header names; raises :class:`Unauthenticated` when refused.
+
+    With ``checks``, a recent check of the same token may answer instead of the database.
+    """
     if not authorization:
         if desk.settings.anonymous:
             return ANONYMOUS
@@ -100,7 +163,10 @@ async def viewer_of(desk: Desk, authorization: str | None) -> Viewer:
     scheme, _, secret = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthenticated("send the token as Authorization: Bearer TOKEN")
-    token = await run_in_threadpool(authenticate, desk.engine, secret.strip())
+    if checks is not None:
+        token = await checks.token(secret.strip())
+    else:
+        token = await run_in_threadpool(authenticate, desk.engine, secret.strip())
     if token is None:
         raise Unauthenticated("the token is unknown, expired or revoked")
     return Viewer.of_token(token)
