@@ -6,14 +6,16 @@ so their caches never serve one request's data to another or outlive a write.
 
 The SQL is in :mod:`pilkada_graph.schema.store` and runs in a worker thread
 (:func:`starlette.concurrency.run_in_threadpool`): the database driver is synchronous and
-must not block the event loop.
+must not block the event loop. The reads of one round (every loader dispatched together) share
+one thread hop and one connection (:meth:`Loaders.run`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from contextlib import suppress
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, Row
 from starlette.concurrency import run_in_threadpool
@@ -27,6 +29,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 Fetch = Callable[[Connection, Sequence[Any]], Any]
+Fetch0 = Callable[[Connection], Any]
 
 
 class Loaders:
@@ -35,14 +38,16 @@ class Loaders:
     def __init__(self, engine: Engine, read_timeout: float = store.READ_TIMEOUT) -> None:
         self.engine = engine
         self.read_timeout = read_timeout
+        self._round: list[tuple[Fetch0, asyncio.Future[Any]]] = []
+        self._running: set[asyncio.Future[None]] = set()
         self.region_by_id = self._one(store.regions_by_id, "id")
-        self.region_by_code = self._one(store.regions_by_code, "code")
+        self.region_by_code = self._one(store.regions_by_code, "code", also=self.region_by_id)
         self.region_children = self._grouped(store.region_children, default=list)
         self.contest_by_id = self._one(store.contests_by_id, "id")
-        self.contest_by_code = self._one(store.contests_by_code, "code")
+        self.contest_by_code = self._one(store.contests_by_code, "code", also=self.contest_by_id)
         self.candidates = self._grouped(store.candidates_of, default=list)
         self.station_by_id = self._one(store.stations_by_id, "id")
-        self.station_by_code = self._one(store.stations_by_code, "code")
+        self.station_by_code = self._one(store.stations_by_code, "code", also=self.station_by_id)
         self.tally_by_id = self._one(store.tallies_by_id, "id")
         self.current_tally = self._one(store.current_tallies, lambda r: (r.station_id, r.contest_id))
         self.revisions = self._grouped(store.revisions, default=list)
@@ -60,15 +65,52 @@ class Loaders:
         self.recaps = self._grouped(recaps_grouped, default=list)
 
     async def run(self, fetch: Callable[[Connection], V]) -> V:
-        """Run one read off the event loop (for the page queries that are not batched by key)."""
-        return await run_in_threadpool(store.read, self.engine, fetch, self.read_timeout)
+        """Run one read off the event loop, with every other read asked for in the same round.
 
-    def _one(self, fetch: Fetch, key: str | Callable[[Row], Any]) -> DataLoader[Any, Row | None]:
+        DataLoaders dispatch their batches one event-loop tick after the keys were asked for,
+        each as a task of its own; reads arriving within two ticks of the first are run together
+        in one worker thread on one connection (:func:`store.read_many`), so a query level that
+        wants stations, tallies and issues pays one thread hop and one checkout, not three.
+        """
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Any] = loop.create_future()
+        self._round.append((fetch, answer))
+        if len(self._round) == 1:
+            loop.call_soon(loop.call_soon, self._start_round)
+        return cast(V, await answer)
+
+    def _start_round(self) -> None:
+        pending, self._round = self._round, []
+        task = asyncio.ensure_future(self._run_round(pending))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _run_round(self, pending: list[tuple[Fetch0, asyncio.Future[Any]]]) -> None:
+        try:
+            outcomes = await run_in_threadpool(store.read_many, self.engine, [fetch for fetch, _ in pending],
+                                               self.read_timeout)
+        except Exception as error:  # noqa: BLE001 - no connection at all: every read of the round fails
+            outcomes = [(False, error)] * len(pending)
+        for (_, answer), (ok, value) in zip(pending, outcomes, strict=True):
+            if answer.done():
+                continue
+            if ok:
+                answer.set_result(value)
+            else:
+                answer.set_exception(value)
+
+    def _one(self, fetch: Fetch, key: str | Callable[[Row], Any],
+             also: DataLoader[Any, Row | None] | None = None) -> DataLoader[Any, Row | None]:
+        """A loader of one row per key; rows found by code also fill ``also`` (by id): a station
+        asked for by code then answers its tally's ``station`` without another round."""
         key_of = (lambda row: getattr(row, key)) if isinstance(key, str) else key
 
         async def load(keys: list[Any]) -> list[Row | None]:
             rows = await self.run(lambda connection: fetch(connection, keys))
             found = {key_of(row): row for row in rows}
+            if also is not None:
+                for row in rows:
+                    also.prime(row.id, row)
             return [found.get(k) for k in keys]
 
         return DataLoader(load_fn=load)

@@ -7,6 +7,7 @@ At most :data:`MAX_PAGE` rows per page; asking for more is a clear error, not a 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -96,6 +97,12 @@ def _typed(value: Any, column: Any) -> Any:
     return value
 
 
+def asks_for_total(info: Info) -> bool:
+    """Whether the connection's own selection names ``totalCount`` (fragments are not looked into)."""
+    return any(getattr(selection, "name", None) == "totalCount"
+               for field in info.selected_fields for selection in field.selections)
+
+
 async def keyset_connection(
     info: Info,
     statement: Select[Any],
@@ -109,7 +116,11 @@ async def keyset_connection(
     limit = page_size(first)
     after_values = decode_cursor(after, order)
     loaders = info.context.loaders
-    rows = await loaders.run(lambda c: store.page(c, statement, order, descending, after_values, limit))
+    fetch_page = loaders.run(lambda c: store.page(c, statement, order, descending, after_values, limit))
+    if asks_for_total(info):  # the count rides in the page's round instead of a round of its own
+        rows, total = await asyncio.gather(fetch_page, loaders.run(lambda c: store.count(c, statement)))
+    else:
+        rows, total = await fetch_page, None
     edges = [Edge(cursor=encode_cursor([getattr(row, column.key) for column in order]), node=to_node(row))
              for row in rows[:limit]]
     page_info = PageInfo(
@@ -120,6 +131,6 @@ async def keyset_connection(
     )
 
     async def count_rows() -> int:
-        return await loaders.run(lambda c: store.count(c, statement))
+        return total if total is not None else await loaders.run(lambda c: store.count(c, statement))
 
     return Connection(edges=edges, page_info=page_info, count_rows=count_rows)

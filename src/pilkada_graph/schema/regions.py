@@ -6,6 +6,7 @@ stores each tally, so a province's results cost the same two indexed lookups as 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -151,8 +152,8 @@ async def results_of(info: Info, region: Region, contest: Row) -> Results | None
     if stations_total is None:
         return None
     loaders = info.context.loaders
-    totals, votes = await loaders.results.load((region.row_id, contest.id))
-    candidates = await loaders.candidates.load(contest.id)
+    (totals, votes), candidates = await asyncio.gather(loaders.results.load((region.row_id, contest.id)),
+                                                       loaders.candidates.load(contest.id))
     counted = sum(votes.values())
     registered = totals.registered if totals else 0
     voters = totals.voters if totals else 0

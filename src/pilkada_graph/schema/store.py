@@ -55,6 +55,30 @@ def read(engine: Engine, fetch: Callable[[Connection], T], timeout: float = READ
         raise
 
 
+def read_many(engine: Engine, fetches: Sequence[Callable[[Connection], Any]],
+              timeout: float = READ_TIMEOUT) -> list[tuple[bool, Any]]:
+    """Run several reads on one connection: ``(True, result)`` or ``(False, exception)`` for each.
+
+    The DataLoaders of one round of a query (a page's stations, tallies and issues) share one
+    connection checkout and one worker thread this way. A read that fails does not fail the
+    others: its transaction is rolled back and the next read starts afresh.
+    """
+    outcomes: list[tuple[bool, Any]] = []
+    with engine.execution_options(read_only=True).connect() as connection, \
+            statement_deadline(connection, timeout):
+        for fetch in fetches:
+            try:
+                outcomes.append((True, fetch(connection)))
+            except OperationalError as error:
+                connection.rollback()
+                outcomes.append((False, QueryTimeout("the query ran too long and was stopped: ask for less")
+                                 if _interrupted(error) else error))
+            except Exception as error:  # noqa: BLE001 - handed to the loader that asked, like a direct call
+                connection.rollback()
+                outcomes.append((False, error))
+    return outcomes
+
+
 def _interrupted(error: OperationalError) -> bool:
     """SQLite's "interrupted" (progress handler) or PostgreSQL's query_canceled (statement_timeout)."""
     return "interrupted" in str(error.orig) or getattr(error.orig, "sqlstate", None) == "57014"
