@@ -11,9 +11,10 @@ How
     runner hands over (a regency, or a city's contest as a whole). Rates are compared on the
     empirical-logit scale, where each station's binomial counting noise is known from its size;
     the extra spread of honest stations (``tau``) is estimated from the region itself so that
-    the z-scores' robust standard deviation is one (:mod:`pilkada_graph.peerstats`), and the tail
-    is then widened to the region's own 80% quantile of |z| when honest differences are
-    heavier-tailed than a normal (``tail_scale``). Turnout and a share both above the peers are
+    the z-scores' robust standard deviation is one (:mod:`pilkada_graph.peerstats`); with
+    ``tail_quantile`` set, the tail is then widened to the region's own quantile of |z| when
+    honest differences are heavier-tailed than a normal (``tail_scale``; off by default, see why
+    there). Turnout and a share both above the peers are
     scored together: their sum, divided by its own robust spread in the region (honest turnout
     and shares are correlated), the direction stuffed ballots push both. A station
     is reported when its one-sided p-value, multiplied by the number of tests in the region
@@ -27,7 +28,12 @@ Reference
     Median/MAD outlier rules (Hampel 1974; Leys et al., J. Exp. Soc. Psych. 49, 2013);
     empirical logit (Cox 1970); Bonferroni correction; Klimek et al., PNAS 109(41), 2012.
 Settings
-    ``alpha`` (0.05, the conventional family-wise level), ``critical_alpha`` (1e-6), ``min_district_peers`` (4).
+    ``alpha`` (0.05, the conventional family-wise level), ``critical_alpha`` (1e-6), ``min_district_peers`` (4),
+    ``tail_quantile`` (0 = a normal tail for turnout and a single share; e.g. 0.8 reads the tail's
+    width on the region's own z-scores), ``joint_tail_quantile`` (0.8 for the joint turnout+share
+    score: a sum of two heavy-tailed honest differences has a heavier tail than either, and
+    without it honest regions raise it more often than ``alpha`` says, while widening the
+    single-share tail too cost the recall of flipped votes on the benchmark).
 """
 
 from __future__ import annotations
@@ -50,12 +56,12 @@ from pilkada_graph.peerstats import (
     robust_sd,
     tail_scale,
     upper_p,
-    upper_p_calibrated,
 )
 
 TURNOUT = "turnout-outlier"
 SHARES = "vote-share-outlier"
-DEFAULTS = {"alpha": 0.05, "critical_alpha": 1e-6, "min_district_peers": 4}
+DEFAULTS = {"alpha": 0.05, "critical_alpha": 1e-6, "min_district_peers": 4, "tail_quantile": 0.0,
+            "joint_tail_quantile": 0.8}
 REFERENCE = "Hampel 1974; Leys et al. 2013; Klimek et al., PNAS 109(41), 2012"
 SUGGESTION = ("Check the form's photo (C.Hasil) against the entry; ask the witnesses for their copy and the PPK "
               "for its recap; if the figures are confirmed and the attendance list does not explain them, "
@@ -131,7 +137,7 @@ def severity_of(p_adjusted: float, config: Mapping[str, Any]) -> Severity | None
 
 def turnout_findings(tallies: RegionTallies, turnout: PeerComparison, config: Mapping[str, Any]) -> list[Finding]:
     tests = turnout.tested
-    z = turnout.z / tail_scale(turnout.z)
+    z = turnout.z / tail_scale(turnout.z, float(config["tail_quantile"]))
     high = bonferroni(upper_p(z), tests)
     low = bonferroni(upper_p(-z), tests)
     findings = []
@@ -163,8 +169,8 @@ def share_findings(tallies: RegionTallies, contest: ContestView, signals: PeerSi
     with np.errstate(invalid="ignore"):
         z_both = np.where((z_share > 0) & (z_turnout > 0), z_sum, np.nan)
     tests = int(np.count_nonzero(np.isfinite(z_share)))
-    p_share = bonferroni(upper_p_calibrated(z_share), tests)
-    p_both = bonferroni(upper_p(z_both / tail_scale(z_sum)), tests)
+    p_share = bonferroni(upper_p(z_share / tail_scale(z_share, float(config["tail_quantile"]))), tests)
+    p_both = bonferroni(upper_p(z_both / tail_scale(z_sum, float(config["joint_tail_quantile"]))), tests)
     best = np.fmin(p_share, p_both)
     findings = []
     for i in np.flatnonzero(np.nanmin(np.where(np.isfinite(best), best, 1.0), axis=1) < float(config["alpha"])):
