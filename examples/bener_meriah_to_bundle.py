@@ -30,20 +30,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from pilkada_graph.bundle import (
-    CANDIDATE_COLUMNS,
-    CANDIDATES,
-    CONTEST_COLUMNS,
-    CONTESTS,
-    REGION_COLUMNS,
-    REGIONS,
-    STATION_COLUMNS,
-    STATIONS,
-    TALLIES,
-    format_timestamp,
-    tally_columns,
-    write_rows,
-)
+from pilkada_graph.bundle import format_timestamp, write_bundle
 
 PROVINCE, REGENCY = "11", "11.17"
 CONTEST = "ppwp-2024"
@@ -120,18 +107,12 @@ def convert(source: Path, out: Path) -> dict[str, int]:
     stations = [{"code": c, "village_code": c.rsplit(".", 1)[0], "number": int(c.rsplit(".", 1)[1]),
                  "registered": count(row["dpt_total"])} for c, row in zip(codes, rows, strict=True)]
     tallies = [tally_row(row, c) for c, row in zip(codes, rows, strict=True)]
-    out.mkdir(parents=True, exist_ok=True)
-    columns = tally_columns(len(PAIRS))
-    files: list[tuple[str, Iterable[str], Iterable[Row]]] = [
-        (REGIONS, REGION_COLUMNS, region_rows(rows)),
-        (CONTESTS, CONTEST_COLUMNS, [{"code": CONTEST, "name": "Pemilihan Presiden dan Wakil Presiden 2024",
-                                      "region_code": PROVINCE}]),
-        (CANDIDATES, CANDIDATE_COLUMNS, [{"contest_code": CONTEST, "number": k, "name": name}
-                                         for k, name in enumerate(PAIRS, start=1)]),
-        (STATIONS, STATION_COLUMNS, stations),
-        (TALLIES, columns, tallies),
-    ]
-    return {name: write_rows(out / name, list(cols), data) for name, cols, data in files}
+    return write_bundle(
+        out, regions=region_rows(rows),
+        contests=[{"code": CONTEST, "name": "Pemilihan Presiden dan Wakil Presiden 2024", "region_code": PROVINCE}],
+        candidates=[{"contest_code": CONTEST, "number": k, "name": name} for k, name in enumerate(PAIRS, start=1)],
+        stations=stations, tallies=tallies, max_candidates=len(PAIRS),
+    )
 
 
 def main(argv: list[str]) -> int:

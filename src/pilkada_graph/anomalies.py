@@ -42,20 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from pilkada_graph.bundle import (
-    CANDIDATE_COLUMNS,
-    CANDIDATES,
-    CONTEST_COLUMNS,
-    CONTESTS,
-    REGION_COLUMNS,
-    REGIONS,
-    STATION_COLUMNS,
-    STATIONS,
-    TALLIES,
-    format_timestamp,
-    tally_columns,
-    write_rows,
-)
+from pilkada_graph.bundle import format_timestamp, write_bundle
 from pilkada_graph.demo import DemoElection, DemoRow
 
 STATION_KINDS = (
@@ -125,15 +112,9 @@ def inject(election: DemoElection, *, rate: float = 0.01, seed: int = 0,
 def write_tampered_bundle(tampered: TamperedElection, folder: Path) -> dict[str, int]:
     """Write the tampered election as a bundle (same files and columns as the demo's)."""
     election = tampered.election
-    folder.mkdir(parents=True, exist_ok=True)
-    files: list[tuple[str, Sequence[str], Iterable[DemoRow]]] = [
-        (REGIONS, REGION_COLUMNS, election.regions),
-        (CONTESTS, CONTEST_COLUMNS, election.contests),
-        (CANDIDATES, CANDIDATE_COLUMNS, election.candidates),
-        (STATIONS, STATION_COLUMNS, election.iter_stations()),
-        (TALLIES, tally_columns(election.max_candidates), tampered.tallies),
-    ]
-    return {name: write_rows(folder / name, columns, rows) for name, columns, rows in files}
+    return write_bundle(folder, regions=election.regions, contests=election.contests,
+                        candidates=election.candidates, stations=election.iter_stations(),
+                        tallies=tampered.tallies, max_candidates=election.max_candidates)
 
 
 # --------------------------------------------------------------------------- the tampering

@@ -8,7 +8,7 @@ rules is :mod:`pilkada_graph.ingest`'s job, so that every feed shares one set of
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,6 +146,36 @@ def write_rows(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, o
             writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
             count += 1
     return count
+
+
+RowWrapper = Callable[[str, Iterable[Mapping[str, object]]], Iterable[Mapping[str, object]]]
+
+
+def write_bundle(
+    folder: Path,
+    *,
+    regions: Iterable[Mapping[str, object]],
+    contests: Iterable[Mapping[str, object]],
+    candidates: Iterable[Mapping[str, object]],
+    stations: Iterable[Mapping[str, object]],
+    tallies: Iterable[Mapping[str, object]],
+    max_candidates: int,
+    wrap: RowWrapper | None = None,
+) -> dict[str, int]:
+    """Write the five files of a bundle with every column; returns rows written per file.
+
+    ``wrap(file_name, rows)`` may wrap each file's rows, e.g. to report progress.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    files: list[tuple[str, Sequence[str], Iterable[Mapping[str, object]]]] = [
+        (REGIONS, REGION_COLUMNS, regions),
+        (CONTESTS, CONTEST_COLUMNS, contests),
+        (CANDIDATES, CANDIDATE_COLUMNS, candidates),
+        (STATIONS, STATION_COLUMNS, stations),
+        (TALLIES, tally_columns(max_candidates), tallies),
+    ]
+    return {name: write_rows(folder / name, columns, wrap(name, rows) if wrap else rows)
+            for name, columns, rows in files}
 
 
 def format_timestamp(moment: object) -> str:

@@ -31,20 +31,16 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import expit, logit, ndtr, ndtri
 
+from pilkada_graph import bundle as bundle_files
 from pilkada_graph.bundle import (
-    CANDIDATE_COLUMNS,
     CANDIDATES,
-    CONTEST_COLUMNS,
     CONTESTS,
     COUNT_FIELDS,
-    REGION_COLUMNS,
     REGIONS,
-    STATION_COLUMNS,
     STATIONS,
     TALLIES,
     format_timestamp,
     tally_columns,
-    write_rows,
 )
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -1085,18 +1081,13 @@ def reporting(rows: Iterable[DemoRow], phase: str, total: int, progress: Progres
 def write_bundle(election: DemoElection, folder: Path, progress: ProgressCallback | None = None) -> dict[str, int]:
     """Write the five bundle files with every column; returns rows written per file."""
     report = progress or _silent
-    folder.mkdir(parents=True, exist_ok=True)
-    files: list[tuple[str, Sequence[str], Iterable[DemoRow], int]] = [
-        (REGIONS, REGION_COLUMNS, election.regions, len(election.regions)),
-        (CONTESTS, CONTEST_COLUMNS, election.contests, len(election.contests)),
-        (CANDIDATES, CANDIDATE_COLUMNS, election.candidates, len(election.candidates)),
-        (STATIONS, STATION_COLUMNS, election.iter_stations(), len(election.station_table)),
-        (TALLIES, tally_columns(election.max_candidates), election.iter_tallies(), len(election.tally_table)),
-    ]
-    return {
-        name: write_rows(folder / name, columns, reporting(rows, f"write {name}", total, report))
-        for name, columns, rows, total in files
-    }
+    totals = {REGIONS: len(election.regions), CONTESTS: len(election.contests), CANDIDATES: len(election.candidates),
+              STATIONS: len(election.station_table), TALLIES: len(election.tally_table)}
+    return bundle_files.write_bundle(
+        folder, regions=election.regions, contests=election.contests, candidates=election.candidates,
+        stations=election.iter_stations(), tallies=election.iter_tallies(), max_candidates=election.max_candidates,
+        wrap=lambda name, rows: reporting(rows, f"write {name}", totals[name], report),
+    )
 
 
 def write_demo_bundle(

@@ -21,22 +21,15 @@ from pilkada_graph.models import Candidate, Contest, Region, Station, Tally
 
 
 def export_bundle(engine: Engine, folder: Path) -> dict[str, int]:
-    """Write the five bundle files into ``folder``; returns rows written per file."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write the five bundle files (and recaps.csv when there are recaps) into ``folder``."""
     with engine.connect() as connection:
         max_candidates = connection.execute(select(func.max(Candidate.number))).scalar() or 0
-        return {
-            bundle.REGIONS: bundle.write_rows(folder / bundle.REGIONS, bundle.REGION_COLUMNS, _regions(connection)),
-            bundle.CONTESTS: bundle.write_rows(folder / bundle.CONTESTS, bundle.CONTEST_COLUMNS, _contests(connection)),
-            bundle.CANDIDATES: bundle.write_rows(
-                folder / bundle.CANDIDATES, bundle.CANDIDATE_COLUMNS, _candidates(connection)
-            ),
-            bundle.STATIONS: bundle.write_rows(folder / bundle.STATIONS, bundle.STATION_COLUMNS, _stations(connection)),
-            bundle.TALLIES: bundle.write_rows(
-                folder / bundle.TALLIES, bundle.tally_columns(max_candidates), _tallies(connection)
-            ),
-            **_recaps_file(connection, folder, max_candidates),
-        }
+        written = bundle.write_bundle(
+            folder, regions=_regions(connection), contests=_contests(connection),
+            candidates=_candidates(connection), stations=_stations(connection), tallies=_tallies(connection),
+            max_candidates=max_candidates,
+        )
+        return {**written, **_recaps_file(connection, folder, max_candidates)}
 
 
 def _recaps_file(connection: Connection, folder: Path, max_candidates: int) -> dict[str, int]:
