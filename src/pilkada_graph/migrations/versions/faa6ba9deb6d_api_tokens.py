@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = 'faa6ba9deb6d'
 down_revision = '5762ff68f24f'
 branch_labels = None
