@@ -48,7 +48,7 @@ from pilkada_graph.schema.filters import (
     within_clause,
 )
 from pilkada_graph.schema.issues import Issue
-from pilkada_graph.schema.live import Rendered, RenderGroup, RenderGroups, current_sink, missed_events
+from pilkada_graph.schema.live import Rendered, RenderGroup, RenderGroups, Sink, current_sink, missed_events
 from pilkada_graph.schema.loaders import Loaders
 from pilkada_graph.schema.regions import Region, Results, results_of
 from pilkada_graph.schema.tallies import Tally
@@ -241,9 +241,8 @@ def render_groups(broadcaster: Broadcaster) -> RenderGroups:
     return _render_groups.setdefault(broadcaster, RenderGroups())
 
 
-def render_group(info: Info, broadcaster: Broadcaster) -> RenderGroup | None:
+def render_group(info: Info, broadcaster: Broadcaster, sink: Sink | None) -> RenderGroup | None:
     """The group this subscriber's answers are rendered with, when it came over our WebSocket handlers."""
-    sink = current_sink()
     if sink is None:
         return None
     return render_groups(broadcaster).group_for(info.schema, info.context, sink.request)
@@ -258,11 +257,11 @@ async def live(info: Info, kind: str, key: Hashable, criteria: Any,
     graphql-core executes nothing per subscriber); otherwise it yields objects for graphql-core.
     """
     broadcaster = broadcaster_for(info.context.desk)
-    group = render_group(info, broadcaster)
+    sink = current_sink()
+    group = render_group(info, broadcaster, sink)
     async with broadcaster.subscription(kind, key, criteria, group) as subscriber:
         now = await first() if first is not None else None  # after subscribing: no change falls between
-        sink = current_sink()
-        if group is None or sink is None:
+        if sink is None or group is None:
             if first is not None:
                 yield now
             async for item in deliveries(info, subscriber):
