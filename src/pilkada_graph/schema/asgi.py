@@ -39,6 +39,10 @@ from pilkada_graph.tokens import TokenInfo, authenticate, hash_secret, utc_now
 
 #: How long a successful token check serves further WebSocket connections with the same token.
 TOKEN_CHECK_SECONDS = 5.0
+#: The same for HTTP requests: a token check is a thread hop, a connection and a statement (about
+#: a tenth of a desk query on SQLite), so a token's requests within a second share one; a token
+#: revoked by the CLI (another process) is refused at most this long after.
+HTTP_TOKEN_CHECK_SECONDS = 1.0
 
 
 class Unauthenticated(Exception):  # noqa: N818 - named after the answer it produces
@@ -81,7 +85,8 @@ class GraphQLApp(GraphQL[Context, None]):
         desk: Desk = request.app.state.desk
         if isinstance(request, WebSocket):  # authenticated at connection_init: see on_ws_connect
             return Context(desk=desk, viewer=ANONYMOUS, request=request, response=response)
-        viewer = await viewer_of(desk, request.headers.get("authorization"))
+        viewer = await viewer_of(desk, request.headers.get("authorization"),
+                                 token_checks(desk, HTTP_TOKEN_CHECK_SECONDS))
         return Context(desk=desk, viewer=viewer, request=request, response=response)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -140,14 +145,15 @@ class TokenChecks:
             del self._pending[key]
 
 
-_token_checks: weakref.WeakKeyDictionary[Desk, TokenChecks] = weakref.WeakKeyDictionary()
+_token_checks: weakref.WeakKeyDictionary[Desk, dict[float, TokenChecks]] = weakref.WeakKeyDictionary()
 
 
-def token_checks(desk: Desk) -> TokenChecks:
-    """The desk's shared WebSocket token checks (one per process)."""
-    checks = _token_checks.get(desk)
+def token_checks(desk: Desk, seconds: float = TOKEN_CHECK_SECONDS) -> TokenChecks:
+    """The desk's shared token checks kept ``seconds`` (one per process and duration)."""
+    per_duration = _token_checks.setdefault(desk, {})
+    checks = per_duration.get(seconds)
     if checks is None:
-        checks = _token_checks[desk] = TokenChecks(desk)
+        checks = per_duration[seconds] = TokenChecks(desk, seconds)
     return checks
 
 

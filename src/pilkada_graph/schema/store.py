@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Row, Select, and_, bindparam, func, or_, select, tuple_
+from sqlalchemy import Connection, Engine, Row, Select, bindparam, func, select, tuple_
 from sqlalchemy.exc import OperationalError
 
 from pilkada_graph.db import statement_deadline
@@ -88,11 +89,42 @@ def _chunks(keys: Sequence[Any]) -> list[Sequence[Any]]:
     return [keys[start : start + CHUNK] for start in range(0, len(keys), CHUNK)] or [[]]
 
 
+@cache
+def _select_in(columns: tuple[Any, ...], key_column: Any) -> Select[Any]:
+    """``SELECT columns WHERE key_column IN :keys``, built once.
+
+    Building a Core statement and its cache key costs several times what SQLite takes to
+    answer an indexed lookup; a prebuilt statement with an expanding parameter is reused.
+    """
+    return select(*columns).where(key_column.in_(bindparam("keys", expanding=True)))
+
+
 def _rows_where_in(connection: Connection, columns: Sequence[Any], key_column: Any, keys: Sequence[Any]) -> list[Row]:
+    statement = _select_in(tuple(columns), key_column)
     found: list[Row] = []
     for chunk in _chunks(list(keys)):
         if chunk:
-            found.extend(connection.execute(select(*columns).where(key_column.in_(chunk))))
+            found.extend(connection.execute(statement, {"keys": list(chunk)}))
+    return found
+
+
+@cache
+def _select_pairs(columns: tuple[Any, ...], left: Any, right: Any, order: tuple[Any, ...] = ()) -> Select[Any]:
+    """``SELECT columns WHERE right = :right AND left IN :lefts [ORDER BY order]``, built once."""
+    return (select(*columns).where(right == bindparam("right"), left.in_(bindparam("lefts", expanding=True)))
+            .order_by(*order))
+
+
+def _rows_of_pairs(connection: Connection, statement: Select[Any], pairs: Sequence[tuple[int, int]]) -> list[Row]:
+    """Rows of ``statement`` (from :func:`_select_pairs`) for (left, right) pairs: one run per right
+    value (a batch of (station, contest) pairs is a few contests), in chunks of lefts."""
+    by_right: dict[int, list[int]] = defaultdict(list)
+    for a, b in pairs:
+        by_right[b].append(a)
+    found: list[Row] = []
+    for right, lefts in by_right.items():
+        for chunk in _chunks(sorted(set(lefts))):
+            found.extend(connection.execute(statement, {"right": right, "lefts": list(chunk)}))
     return found
 
 
@@ -166,73 +198,47 @@ def tallies_by_id(connection: Connection, ids: Sequence[int]) -> list[Row]:
     return _rows_where_in(connection, TALLY_COLUMNS, Tally.id, ids)
 
 
+@cache
+def _current_tallies_statement() -> Select[Any]:
+    return (select(*TALLY_COLUMNS).join(CurrentTally, CurrentTally.tally_id == Tally.id)
+            .where(CurrentTally.contest_id == bindparam("right"),
+                   CurrentTally.station_id.in_(bindparam("lefts", expanding=True))))
+
+
 def current_tallies(connection: Connection, pairs: Sequence[tuple[int, int]]) -> list[Row]:
     """The current revision of each (station id, contest id) pair that has one."""
-    found: list[Row] = []
-    for chunk in _chunks(list(pairs)):
-        if not chunk:
-            continue
-        statement = (
-            select(*TALLY_COLUMNS)
-            .join(CurrentTally, CurrentTally.tally_id == Tally.id)
-            .where(_pairs_clause(CurrentTally.station_id, CurrentTally.contest_id, chunk))
-        )
-        found.extend(connection.execute(statement))
-    return found
+    return _rows_of_pairs(connection, _current_tallies_statement(), pairs)
 
 
 def revisions(connection: Connection, pairs: Sequence[tuple[int, int]]) -> dict[tuple[int, int], list[Row]]:
     """Every revision of each (station id, contest id) pair, oldest first."""
+    statement = _select_pairs(TALLY_COLUMNS, Tally.station_id, Tally.contest_id, (Tally.submitted_at, Tally.id))
     by_pair: dict[tuple[int, int], list[Row]] = defaultdict(list)
-    for chunk in _chunks(list(pairs)):
-        if not chunk:
-            continue
-        statement = (
-            select(*TALLY_COLUMNS)
-            .where(_pairs_clause(Tally.station_id, Tally.contest_id, chunk))
-            .order_by(Tally.submitted_at, Tally.id)
-        )
-        for row in connection.execute(statement):
-            by_pair[(row.station_id, row.contest_id)].append(row)
+    for row in _rows_of_pairs(connection, statement, pairs):
+        by_pair[(row.station_id, row.contest_id)].append(row)
     return by_pair
 
 
-def _pairs_clause(left: Any, right: Any, pairs: Sequence[tuple[int, int]]) -> Any:
-    # Grouped by the second key, a batch of (station, contest) pairs is a few IN lists.
-    by_right: dict[int, list[int]] = defaultdict(list)
-    for a, b in pairs:
-        by_right[b].append(a)
-    return or_(*(and_(right == b, left.in_(sorted(set(a)))) for b, a in by_right.items()))
-
-
 # --------------------------------------------------------------------------- results
+
+RESULT_COLUMNS = (
+    RegionResult.region_id, RegionResult.contest_id, RegionResult.stations_reported, RegionResult.registered,
+    RegionResult.voters, RegionResult.valid_votes, RegionResult.invalid_votes,
+)
+RESULT_VOTE_COLUMNS = (RegionResultVotes.region_id, RegionResultVotes.contest_id, RegionResultVotes.number,
+                       RegionResultVotes.votes)
 
 
 def region_results(
     connection: Connection, keys: Sequence[tuple[int, int]]
 ) -> tuple[dict[tuple[int, int], Row], dict[tuple[int, int], dict[int, int]]]:
     """The aggregates kept by ingest for (region id, contest id): totals and votes per number."""
-    totals_columns = (
-        RegionResult.region_id, RegionResult.contest_id, RegionResult.stations_reported, RegionResult.registered,
-        RegionResult.voters, RegionResult.valid_votes, RegionResult.invalid_votes,
-    )
-    totals: dict[tuple[int, int], Row] = {}
+    totals_statement = _select_pairs(RESULT_COLUMNS, RegionResult.region_id, RegionResult.contest_id)
+    votes_statement = _select_pairs(RESULT_VOTE_COLUMNS, RegionResultVotes.region_id, RegionResultVotes.contest_id)
+    totals = {(row.region_id, row.contest_id): row for row in _rows_of_pairs(connection, totals_statement, keys)}
     votes: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
-    for chunk in _chunks(list(keys)):
-        if not chunk:
-            continue
-        for row in connection.execute(
-            select(*totals_columns).where(_pairs_clause(RegionResult.region_id, RegionResult.contest_id, chunk))
-        ):
-            totals[(row.region_id, row.contest_id)] = row
-        vote_columns = (RegionResultVotes.region_id, RegionResultVotes.contest_id, RegionResultVotes.number,
-                        RegionResultVotes.votes)
-        for row in connection.execute(
-            select(*vote_columns).where(
-                _pairs_clause(RegionResultVotes.region_id, RegionResultVotes.contest_id, chunk)
-            )
-        ):
-            votes[(row.region_id, row.contest_id)][row.number] = row.votes
+    for row in _rows_of_pairs(connection, votes_statement, keys):
+        votes[(row.region_id, row.contest_id)][row.number] = row.votes
     return totals, votes
 
 
