@@ -80,14 +80,17 @@ class Process:
             self.popen.wait()
 
 
-def start_uvicorn(database_url: str, *, production: bool = False) -> tuple[str, Process]:
-    """uvicorn in a subprocess on a free port, ready (``/healthz`` answers) when this returns."""
+def start_uvicorn(database_url: str, *, production: bool = False, config: str = "",
+                  env: dict[str, str] | None = None) -> tuple[str, Process]:
+    """uvicorn in a subprocess on a free port, ready (``/healthz`` answers) when this returns.
+
+    ``config`` is the server's TOML settings file (written for it, so that no outside
+    ``PILKADA_CONFIG`` leaks in); ``production`` adds ``production = true`` to it.
+    """
     port = free_port()
-    env = {**os.environ, "PILKADA_DATABASE_URL": database_url}
-    if production:
-        config = Path(os.environ.get("TMPDIR", "/tmp")) / f"pilkada-prod-{port}.toml"
-        config.write_text("production = true\n")
-        env["PILKADA_CONFIG"] = str(config)
+    config_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"pilkada-test-{port}.toml"
+    config_path.write_text(("production = true\n" if production else "") + config)
+    env = {**os.environ, "PILKADA_DATABASE_URL": database_url, "PILKADA_CONFIG": str(config_path), **(env or {})}
     popen = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "pilkada_graph.app:app_from_environment",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],

@@ -6,10 +6,6 @@ of one must never act on, or read the private data of, the other.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +19,7 @@ from strawberry.relay import GlobalID
 from pilkada_graph.db import make_engine
 from pilkada_graph.detect_types import Finding
 from pilkada_graph.lifecycle import Scope, upsert_findings
-from tests.graphql.conftest import Process, free_port, import_into
+from tests.graphql.conftest import Process, import_into, start_uvicorn
 from tests.tokens import bearer, new_token
 
 STATION_08 = "62.08.01.2001.001"
@@ -64,27 +60,7 @@ class Secured:
 
 def start_server(database_url: str, config: str = "", env: dict[str, str] | None = None) -> tuple[str, Process]:
     """uvicorn on a free port with ``config`` as its TOML settings; ready when this returns."""
-    port = free_port()
-    config_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"pilkada-security-{port}.toml"
-    config_path.write_text(config)
-    environment = {**os.environ, "PILKADA_DATABASE_URL": database_url, "PILKADA_CONFIG": str(config_path),
-                   **(env or {})}
-    popen = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "pilkada_graph.app:app_from_environment",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"], env=environment)
-    process = Process(popen)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if popen.poll() is not None:
-            raise RuntimeError(f"uvicorn exited with {popen.returncode}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return url, process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.stop()
-    raise RuntimeError("uvicorn did not answer /healthz within 30 s")
+    return start_uvicorn(database_url, config=config, env=env)
 
 
 def make_tokens(database_url: str) -> dict[str, str]:
