@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from sqlalchemy import Row, Select
+from strawberry.types.nodes import SelectedField
 
 from pilkada_graph.schema import store
 from pilkada_graph.schema.context import Info
@@ -98,9 +99,39 @@ def _typed(value: Any, column: Any) -> Any:
 
 
 def asks_for_total(info: Info) -> bool:
-    """Whether the connection's own selection names ``totalCount`` (fragments are not looked into)."""
-    return any(getattr(selection, "name", None) == "totalCount"
-               for field in info.selected_fields for selection in field.selections)
+    """Whether the connection's selection names ``totalCount``."""
+    return "totalCount" in field_names(info.selected_fields)
+
+
+def node_field_names(info: Info) -> set[str]:
+    """The fields a connection's selection asks of its nodes (under ``edges { node }`` or ``nodes``)."""
+    page = [selection for field in info.selected_fields for selection in field.selections]
+    edges = _named(page, "edges")
+    nodes = _named(page, "nodes") + _named([s for edge in edges for s in edge.selections], "node")
+    return field_names(nodes)
+
+
+def field_names(selections: Sequence[Any]) -> set[str]:
+    """Names of the fields selected directly inside ``selections``, through fragments."""
+    names: set[str] = set()
+    for selection in selections:
+        for inner in selection.selections:
+            if isinstance(inner, SelectedField):
+                names.add(inner.name)
+            else:  # a fragment: its fields are selected at this level
+                names |= field_names([inner])
+    return names
+
+
+def _named(selections: Sequence[Any], name: str) -> list[Any]:
+    found: list[Any] = []
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if selection.name == name:
+                found.append(selection)
+        else:
+            found.extend(_named(selection.selections, name))
+    return found
 
 
 async def keyset_connection(
