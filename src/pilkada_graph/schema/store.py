@@ -62,7 +62,8 @@ def read_many(engine: Engine, fetches: Sequence[Callable[[Connection], Any]],
 
     The DataLoaders of one round of a query (a page's stations, tallies and issues) share one
     connection checkout and one worker thread this way. A read that fails does not fail the
-    others: its transaction is rolled back and the next read starts afresh.
+    others: its transaction is rolled back and the next read starts afresh. On SQLite the
+    ``timeout`` bounds the round's reads together (on PostgreSQL, each statement).
     """
     outcomes: list[tuple[bool, Any]] = []
     with engine.execution_options(read_only=True).connect() as connection, \
