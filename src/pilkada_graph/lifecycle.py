@@ -25,6 +25,7 @@ Two writers change an issue, and both append an :class:`~pilkada_graph.models.Is
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -282,6 +283,23 @@ def upsert_runs(connection: Connection, runs: Sequence[DetectorRun], *, now: dat
     return sorted(set(changed) | set(created))
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinity made null and numpy scalars made plain numbers.
+
+    Evidence is whatever a plugin computed; JSON (and PostgreSQL's json type) has no NaN, and one
+    plugin's NaN must not stop its issue, or the other detectors', from being stored.
+    """
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "shape", None) == ():
+        value = value.item()  # a numpy scalar
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _issue_values(finding: Finding, subject: _Subject, tally_id: int | None, now: datetime) -> dict[str, Any]:
     return {
         "contest_id": subject.contest_id,
@@ -292,8 +310,8 @@ def _issue_values(finding: Finding, subject: _Subject, tally_id: int | None, now
         "severity": finding.severity,
         "message": finding.message,
         "suggestion": finding.suggestion,
-        "evidence": dict(finding.evidence),
-        "score": finding.score,
+        "evidence": json_safe(dict(finding.evidence)),
+        "score": finding.score if finding.score is None or math.isfinite(finding.score) else None,
         "active": True,
         "updated_at": now,
     }

@@ -178,3 +178,26 @@ def test_a_detector_disabled_in_the_config_does_not_run(
     desk.import_bundle(election)
     assert desk.submit_tally(form("bad", OUTLIER, valid=1)).issue_ids == []
     assert issues_of(engine, "form-arithmetic") == []
+
+
+class NotANumber:
+    @hookimpl
+    def pilkada_detectors(self) -> list[DetectorInfo]:
+        return [DetectorInfo("nan-evidence", "evidence with figures that are not numbers")]
+
+    @hookimpl
+    def pilkada_check_tally(self, tally: TallyView) -> list[Finding]:
+        return [Finding("nan-evidence", tally.station_code, tally.contest_code, "warning", "odd figures",
+                        {"turnout": float("nan"), "ratio": float("inf"), "nested": [float("-inf"), 1.5]},
+                        score=float("nan"))]
+
+
+def test_evidence_that_is_not_a_number_is_stored_as_null_on_both_backends(
+        make_desk: DeskFactory, engine: Engine, election: Path) -> None:
+    desk = make_desk(NotANumber())
+    assert desk.import_bundle(election).committed
+    stored = issues_of(engine, "nan-evidence")
+    assert stored, "the plugin's issues were not stored"
+    assert all(i.evidence == {"turnout": None, "ratio": None, "nested": [None, 1.5]} for i in stored)
+    assert all(i.score is None for i in stored)
+    assert failures(engine) == []  # nothing was recorded as a detector failure
