@@ -7,6 +7,7 @@ stored revisions after their transaction committed, and then publishes events.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ from pilkada_graph.ingest import (
     validate_tally,
 )
 from pilkada_graph.pubsub import EventBus, issue_events, open_bus, tally_events
+
+logger = logging.getLogger(__name__)
 
 
 class Detection(Protocol):
@@ -167,7 +170,12 @@ class Desk:
         if not stored:
             return []
         self.bus.publish_many(tally_events(stored))
-        return self.detection.tallies_stored(stored)
+        try:
+            return self.detection.tallies_stored(stored)
+        except Exception:  # noqa: BLE001 - the revisions are committed: a failure here must not undo the answer
+            logger.exception("detection after storing %d revision(s) failed; `pilkada-graph detect` re-runs it",
+                             len(stored))
+            return []
 
     def publish_issue_changes(self, issue_ids: Sequence[int], status: str | None = None) -> None:
         """Tell subscribers that these issues were flagged, updated or reviewed (call after commit)."""
@@ -176,8 +184,6 @@ class Desk:
 
 
 def _default_detection(desk: Desk) -> Detection:
-    try:
-        from pilkada_graph.detect import DetectionRunner
-    except ImportError:  # the runner is optional until the plugin system is installed
-        return NoDetection()
+    from pilkada_graph.detect import DetectionRunner  # imported late: it loads the plugins
+
     return DetectionRunner.for_desk(desk)

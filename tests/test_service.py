@@ -1,0 +1,42 @@
+"""The Desk: what happens after a submission's transaction commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+
+from pilkada_graph.config import Settings
+from pilkada_graph.ingest import StoredTally, TallyForm, import_bundle
+from pilkada_graph.models import Tally
+from pilkada_graph.service import Desk
+
+
+class BrokenDetection:
+    """A runner whose storage fails after the revision was committed (e.g. a database hiccup)."""
+
+    def tallies_stored(self, stored: Sequence[StoredTally]) -> list[int]:
+        raise RuntimeError("issue store unavailable")
+
+    def issues_for_tally(self, tally_id: int) -> list[int]:
+        return []
+
+    def flush(self) -> None:
+        return None
+
+
+def test_a_failure_after_commit_does_not_turn_an_accepted_submission_into_an_error(
+        engine: Engine, mini_bundle: Path) -> None:
+    assert import_bundle(engine, mini_bundle).committed
+    desk = Desk(engine, Settings(database_url="unused"), detection=BrokenDetection())
+    form = TallyForm("late-1", "62.71.01.1001.002", "gub-62",
+                     datetime(2024, 11, 27, 18, 0, tzinfo=timezone(timedelta(hours=7))),
+                     counts={"voters": 200}, votes={1: 100, 2: 90})
+    outcome = desk.submit_tally(form)
+    assert outcome.accepted and outcome.issue_ids == []
+    with engine.connect() as connection:
+        stored = connection.execute(select(func.count()).select_from(Tally).where(
+            Tally.submission_id == "late-1")).scalar_one()
+    assert stored == 1
