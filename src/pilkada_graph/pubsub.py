@@ -271,6 +271,8 @@ class RelayBus(EventBus):
     """
 
     def __init__(self, outbox_size: int = OUTBOX_SIZE) -> None:
+        #: The connection :meth:`send` uses, opened by it on demand; any object with ``close()``.
+        self._sender: Any = None
         self._outbox: queue.Queue[Event] = queue.Queue(outbox_size)
         self._overflowed = False
         self._closing = threading.Event()
@@ -361,6 +363,10 @@ class RelayBus(EventBus):
 
     def disconnect_sender(self) -> None:
         """Drop the sending connection (the next :meth:`send` opens a new one)."""
+        if self._sender is not None:
+            with contextlib.suppress(Exception):
+                self._sender.close()
+            self._sender = None
 
     # -- listening side (event loop)
 
@@ -427,7 +433,6 @@ class RedisBus(RelayBus):
     def __init__(self, url: str, outbox_size: int = OUTBOX_SIZE) -> None:
         super().__init__(outbox_size)
         self.url, self.channel = split_channel(url)
-        self._sender: Any = None
 
     def send(self, payloads: list[str]) -> None:
         import redis
@@ -438,12 +443,6 @@ class RedisBus(RelayBus):
         for payload in payloads:
             pipeline.publish(self.channel, payload)
         pipeline.execute()
-
-    def disconnect_sender(self) -> None:
-        if self._sender is not None:
-            with contextlib.suppress(Exception):
-                self._sender.close()
-            self._sender = None
 
     async def listen(self) -> AsyncIterator[str | bytes | None]:
         import redis.asyncio
@@ -494,7 +493,6 @@ class PostgresBus(RelayBus):
         super().__init__(outbox_size)
         self.conninfo = libpq_url(database_url)
         self.channel = postgres_channel(database_url)
-        self._sender: Any = None
 
     def send(self, payloads: list[str]) -> None:
         import psycopg
@@ -503,12 +501,6 @@ class PostgresBus(RelayBus):
             self._sender = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=2)
         with self._sender.transaction(), self._sender.cursor() as cursor:
             cursor.executemany("select pg_notify(%s, %s)", [(self.channel, p) for p in payloads])
-
-    def disconnect_sender(self) -> None:
-        if self._sender is not None:
-            with contextlib.suppress(Exception):
-                self._sender.close()
-            self._sender = None
 
     async def listen(self) -> AsyncIterator[str | bytes | None]:
         import psycopg
