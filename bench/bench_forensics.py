@@ -7,8 +7,7 @@ data), so the ratio says what the statistics cost on top of reading the numbers.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -18,18 +17,16 @@ from typing import Any
 import numpy as np
 
 from pilkada_graph import forensics as F
+from pilkada_graph.plugins import load_module
 
-SOURCE = Path("/work/shared/data/russia/russia_2011_duma_uik.csv.gz")
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "russia_to_bundle.py"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("PILKADA_SHARED", ROOT.parent / "shared"))
+SOURCE = SHARED / "data" / "russia" / "russia_2011_duma_uik.csv.gz"
+EXAMPLE = ROOT / "examples" / "russia_to_bundle.py"
 
 
 def load_example() -> Any:
-    spec = importlib.util.spec_from_file_location("russia_to_bundle", EXAMPLE)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["russia_to_bundle"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_module(EXAMPLE, "russia_to_bundle")
 
 
 def timed(func: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:

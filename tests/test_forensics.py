@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import math
-import sys
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
@@ -19,8 +17,10 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from pilkada_graph import forensics as F
+from pilkada_graph.plugins import load_module
+from tests.conftest import SHARED
 
-RUSSIA = Path("/work/shared/data/russia")
+RUSSIA = SHARED / "data" / "russia"
 RUSSIA_2011 = RUSSIA / "russia_2011_duma_uik.csv.gz"
 RUSSIA_2012 = RUSSIA / "russia_2012_president_uik.csv.gz"
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "russia_to_bundle.py"
@@ -30,12 +30,7 @@ needs_russia = pytest.mark.skipif(not RUSSIA_2011.exists(), reason="shared Russi
 @cache
 def russia_module() -> ModuleType:
     """examples/ is not a package: load the converter by path."""
-    spec = importlib.util.spec_from_file_location("russia_to_bundle", EXAMPLE)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["russia_to_bundle"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_module(EXAMPLE, "russia_to_bundle")
 
 
 @cache

@@ -7,7 +7,6 @@ The expected set is computed here with plain arithmetic on the CSV, independentl
 from __future__ import annotations
 
 import csv
-import importlib.util
 from types import ModuleType
 
 import pytest
@@ -16,6 +15,7 @@ from sqlalchemy import func, select
 from pilkada_graph.config import Settings
 from pilkada_graph.detection_score import load_issue_rows
 from pilkada_graph.models import DetectorFailure
+from pilkada_graph.plugins import load_module
 from pilkada_graph.service import Desk
 
 from ..conftest import ROOT, SHARED
@@ -24,12 +24,7 @@ SOURCE = SHARED / "data" / "indonesia" / "pilpres2024_bener_meriah_tps.csv"
 
 
 def converter() -> ModuleType:
-    path = ROOT / "examples" / "bener_meriah_to_bundle.py"
-    spec = importlib.util.spec_from_file_location("bener_meriah_to_bundle", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(ROOT / "examples" / "bener_meriah_to_bundle.py", "bener_meriah_to_bundle")
 
 
 def value(row: dict[str, str], name: str) -> int | None:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SHARED
 from tests.test_cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
-RUSSIA_2012 = Path("/work/shared/data/russia/russia_2012_president_uik.csv.gz")
+RUSSIA_2012 = SHARED / "data" / "russia" / "russia_2012_president_uik.csv.gz"
 
 
 @pytest.mark.skipif(not RUSSIA_2012.exists(), reason="shared Russian data not present")

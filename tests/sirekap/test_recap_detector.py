@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +15,7 @@ from pilkada_graph.detect import DetectionRunner
 from pilkada_graph.detect_types import ContestView
 from pilkada_graph.ingest import import_bundle
 from pilkada_graph.issues import list_issues
-from pilkada_graph.plugins import builtin_plugins_dir
+from pilkada_graph.plugins import builtin_plugins_dir, load_module
 from pilkada_graph.recaps import RecapFacts
 from pilkada_graph.service import Desk
 from tests.ingest.helpers import read_csv, write_csv
@@ -28,12 +26,7 @@ INFLATION = 137
 
 
 def recap_plugin() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("recap_plugin", builtin_plugins_dir() / "recap.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return load_module(builtin_plugins_dir() / "recap.py", "recap_plugin")
 
 
 def district_sums_of_current_forms(bundle: Path, contest: str, candidates: int) -> dict[str, list[int]]:
