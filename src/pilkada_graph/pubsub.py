@@ -168,6 +168,11 @@ class EventBus:
     def publish_many(self, events: Iterable[Event]) -> None:
         raise NotImplementedError
 
+    @property
+    def has_listeners(self) -> bool:
+        """Whether anything could receive an event now; when not, publishers may skip building them."""
+        return True
+
     def subscribe(self, ready: asyncio.Event | None = None) -> AsyncIterator[Event]:
         """Every event published from now on (by any process sharing the bus), GAPs included.
 
@@ -231,6 +236,10 @@ class MemoryBus(EventBus):
         self.inbox_size = inbox_size
         self._inboxes: set[_Inbox] = set()
         self._lock = threading.Lock()
+
+    @property
+    def has_listeners(self) -> bool:
+        return bool(self._inboxes)
 
     def publish_many(self, events: Iterable[Event]) -> None:
         batch = list(events)

@@ -62,9 +62,10 @@ RULE_DESCRIPTIONS: dict[str, str] = {
 
 def registered_of(form: FormValues | Mapping[str, int | None]) -> int | None:
     """DPT + DPTb + DPK, or None when the DPT was not read (of a form, or of its counts alone)."""
-    if form.get("dpt") is None:
+    dpt = form.get("dpt")
+    if dpt is None:
         return None
-    return sum(form.get(name) or 0 for name in ("dpt", "dptb", "dpk"))
+    return dpt + (form.get("dptb") or 0) + (form.get("dpk") or 0)
 
 
 def expected_ballots_received(dpt: int) -> int:

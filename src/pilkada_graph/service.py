@@ -25,6 +25,7 @@ from pilkada_graph.ingest import (
     StoredTally,
     TallyForm,
     ValidTally,
+    collector_paused,
     existing_submissions,
     import_bundle,
     store_tallies,
@@ -100,10 +101,7 @@ class Desk:
     def import_bundle(self, folder: Path, *, skip_invalid: bool = False, actor: str | None = None,
                       progress: Progress | None = None) -> ImportReport:
         report = import_bundle(self.engine, folder, skip_invalid=skip_invalid, actor=actor, progress=progress)
-        if report.committed:
-            self.after_store(report.tallies)
-            self.detection.flush()  # a bulk import judges its regions before it returns
-        return report
+        return self._judge_import(report)
 
     def import_sirekap(self, path: Path, *, paslon: Path, contest_code: str | None = None,
                        skip_invalid: bool = False, actor: str | None = None,
@@ -113,9 +111,14 @@ class Desk:
 
         report = import_sirekap(self.engine, path, paslon=paslon, contest_code=contest_code,
                                 skip_invalid=skip_invalid, actor=actor, progress=progress)
+        return self._judge_import(report)
+
+    def _judge_import(self, report: ImportReport) -> ImportReport:
+        """After a committed bulk import: events and detection, regions included, before returning."""
         if report.committed:
-            self.after_store(report.tallies)
-            self.detection.flush()  # a bulk import judges its regions before it returns
+            with collector_paused():
+                self.after_store(report.tallies)
+                self.detection.flush()
         return report
 
     def submit_tally(self, form: TallyForm, *, retried: bool = False) -> SubmitOutcome:
@@ -169,7 +172,8 @@ class Desk:
         """After commit: tally events, then detection (which publishes issue events). Never raises."""
         if not stored:
             return []
-        self.bus.publish_many(tally_events(stored))
+        if self.bus.has_listeners:  # a bulk import with nobody subscribed skips building ~1 event per revision
+            self.bus.publish_many(tally_events(stored))
         try:
             return self.detection.tallies_stored(stored)
         except Exception:  # noqa: BLE001 - the revisions are committed: a failure here must not undo the answer

@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection
 
@@ -42,9 +42,11 @@ TALLY_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class StoredTally:
-    """A revision this transaction stored, and whether it became the current one."""
+class StoredTally(NamedTuple):
+    """A revision this transaction stored, and whether it became the current one.
+
+    (A named tuple: one is built per revision of a national import.)
+    """
 
     id: int
     submission_id: str
@@ -192,8 +194,7 @@ def store_tallies(connection: Connection, tallies: Sequence[ValidTally], catalog
     return _advance_current(raw, prepared, catalog)
 
 
-@dataclass(frozen=True)
-class _Prepared:
+class _Prepared(NamedTuple):
     """A revision about to be stored, with what both the insert and the aggregates need, computed once."""
 
     id: int
@@ -225,7 +226,7 @@ def _insert_revisions(raw: RawSQL, prepared: Sequence[_Prepared]) -> None:
         form, tally = p.tally.form, p.tally
         rows.append((
             p.id, form.submission_id, tally.station.id, tally.contest.id, raw.timestamp(p.submitted_at), p.offset,
-            received_at, form.source, *(form.counts.get(name) for name in COUNT_FIELDS), _json_int_list(p.votes),
+            received_at, form.source, *map(form.counts.get, COUNT_FIELDS), _json_int_list(p.votes),
             json.dumps(form.extra, ensure_ascii=False) if form.extra is not None else None,
             form.actor, form.token_id,
         ))
@@ -234,11 +235,12 @@ def _insert_revisions(raw: RawSQL, prepared: Sequence[_Prepared]) -> None:
 
 def _json_int_list(values: Sequence[int | None]) -> str:
     """``json.dumps`` for a list of counts, without its generality (this runs once per revision)."""
+    if None not in values:
+        return "[" + ",".join(map(str, values)) + "]"
     return "[" + ",".join("null" if v is None else str(v) for v in values) + "]"
 
 
-@dataclass(frozen=True)
-class Contribution:
+class Contribution(NamedTuple):
     """What one current revision adds to the sums of every region above its station."""
 
     registered: int
@@ -257,23 +259,21 @@ class Contribution:
             counts.get("voters") or 0,
             counts.get("valid_votes") or 0,
             counts.get("invalid_votes") or 0,
-            tuple(v or 0 for v in votes),
+            tuple(votes) if None not in votes else tuple(v or 0 for v in votes),
         )
 
-    def minus(self, old: Contribution | None) -> tuple[list[int], list[int]]:
-        """(deltas of RESULT_COLUMNS, deltas of votes per ballot number) replacing ``old``."""
+    def minus(self, old: Contribution | None) -> list[int]:
+        """The change to the sums (``RESULT_COLUMNS``, then votes per ballot number) replacing ``old``."""
         if old is None:
-            return [1, self.registered, self.voters, self.valid, self.invalid], list(self.votes)
+            return [1, self.registered, self.voters, self.valid, self.invalid, *self.votes]
         size = max(len(self.votes), len(old.votes))
         new_votes = list(self.votes) + [0] * (size - len(self.votes))
         old_votes = list(old.votes) + [0] * (size - len(old.votes))
-        totals = [0, self.registered - old.registered, self.voters - old.voters, self.valid - old.valid,
-                  self.invalid - old.invalid]
-        return totals, [a - b for a, b in zip(new_votes, old_votes, strict=True)]
+        return [0, self.registered - old.registered, self.voters - old.voters, self.valid - old.valid,
+                self.invalid - old.invalid, *(a - b for a, b in zip(new_votes, old_votes, strict=True))]
 
 
-@dataclass(frozen=True)
-class _Current:
+class _Current(NamedTuple):
     tally_id: int
     submitted_at: datetime
     contribution: Contribution
@@ -303,32 +303,37 @@ def _current_revisions(raw: RawSQL, batch: Sequence[ValidTally]) -> dict[tuple[i
 
 
 def _advance_current(raw: RawSQL, prepared: Sequence[_Prepared], catalog: Catalog) -> list[StoredTally]:
-    batch = [p.tally for p in prepared]
-    before = _current_revisions(raw, batch)
-    state = dict(before)
+    """Move each (station, contest)'s pointer to its latest revision and add the change to the aggregates.
+
+    ``prepared`` is in submission order, so a revision is current when it is no older than the
+    current one so far; only the last current revision of each pair counts in the aggregates.
+    """
+    before = _current_revisions(raw, [p.tally for p in prepared])
+    latest: dict[tuple[int, int], _Prepared] = {}
     stored: list[StoredTally] = []
     for p in prepared:
         tally = p.tally
         key = (tally.station.id, tally.contest.id)
-        previous = state.get(key)  # type: ignore[arg-type]
-        is_current = previous is None or p.submitted_at >= previous.submitted_at
+        newest = latest.get(key)  # type: ignore[arg-type]
+        if newest is not None:
+            previous_id, previous_at = newest.id, newest.submitted_at
+        elif key in before:
+            previous_id, previous_at = before[key].tally_id, before[key].submitted_at  # type: ignore[index]
+        else:
+            previous_id, previous_at = None, None
+        is_current = previous_at is None or p.submitted_at >= previous_at
         if is_current:
-            contribution = Contribution.of(tally.form.counts, p.votes, tally.station.registered)
-            state[key] = _Current(p.id, p.submitted_at, contribution)  # type: ignore[index]
-        stored.append(StoredTally(
-            p.id, tally.form.submission_id, key[0], key[1],  # type: ignore[arg-type]
-            tally.station.code, tally.contest.code, is_current, previous.tally_id if previous else None,
-        ))
-    changed = {key: now for key, now in state.items() if before.get(key) != now}
-    _write_current_pointers(raw, changed)
-    village_of = {t.station.id: t.station.village_code for t in batch}
-    totals, votes = _result_deltas(changed, before, village_of, catalog)
+            latest[key] = p  # type: ignore[index]
+        stored.append(StoredTally(p.id, tally.form.submission_id, key[0], key[1],  # type: ignore[arg-type]
+                                  tally.station.code, tally.contest.code, is_current, previous_id))
+    _write_current_pointers(raw, latest)
+    totals, votes = _result_deltas(latest, before, catalog)
     write_result_deltas(raw, totals, votes)
     return stored
 
 
-def _write_current_pointers(raw: RawSQL, changed: dict[tuple[int, int], _Current]) -> None:
-    rows = [(s, c, now.tally_id, raw.timestamp(now.submitted_at)) for (s, c), now in changed.items()]
+def _write_current_pointers(raw: RawSQL, latest: dict[tuple[int, int], _Prepared]) -> None:
+    rows = [(s, c, p.id, raw.timestamp(p.submitted_at)) for (s, c), p in latest.items()]
     raw.insert_many(
         "current_tallies", ("station_id", "contest_id", "tally_id", "submitted_at"), rows,
         "ON CONFLICT (station_id, contest_id) DO UPDATE SET tally_id = excluded.tally_id, "
@@ -337,48 +342,45 @@ def _write_current_pointers(raw: RawSQL, changed: dict[tuple[int, int], _Current
 
 
 def _result_deltas(
-    changed: dict[tuple[int, int], _Current],
+    latest: dict[tuple[int, int], _Prepared],
     before: dict[tuple[int, int], _Current],
-    village_of: dict[Any, str],
     catalog: Catalog,
 ) -> tuple[dict[tuple[int, int], list[int]], dict[tuple[int, int, int], int]]:
     """Sum the deltas per village, then carry the sums up one level at a time.
 
+    A delta is one flat list: ``RESULT_COLUMNS`` then the votes of ballot numbers 1, 2, ...
     Each region's sum is added once into its parent's, so the work is one addition per
     region touched rather than four per station (a village per station, as in the Russian
     data, would otherwise quadruple it).
     """
-    level: dict[tuple[str, int], tuple[list[int], list[int]]] = {}
-    for (station_id, contest_id), now in changed.items():
-        old = before.get((station_id, contest_id))
-        delta = now.contribution.minus(old.contribution if old else None)
-        _accumulate(level, (village_of[station_id], contest_id), delta)
+    level: dict[tuple[str, int], list[int]] = {}
+    for key, p in latest.items():
+        tally = p.tally
+        now = Contribution.of(tally.form.counts, p.votes, tally.station.registered)
+        old = before.get(key)
+        _accumulate(level, (tally.station.village_code, key[1]), now.minus(old.contribution if old else None))
+    width = len(RESULT_COLUMNS)
     totals: dict[tuple[int, int], list[int]] = {}
     votes: dict[tuple[int, int, int], int] = {}
     while level:
-        parents: dict[tuple[str, int], tuple[list[int], list[int]]] = {}
-        for (code, contest_id), (total_delta, vote_delta) in level.items():
+        parents: dict[tuple[str, int], list[int]] = {}
+        for (code, contest_id), delta in level.items():
             region = catalog.regions[code]
             assert region.id is not None
-            totals[(region.id, contest_id)] = total_delta
-            for number, value in enumerate(vote_delta, start=1):
+            totals[(region.id, contest_id)] = delta[:width]
+            for number, value in enumerate(delta[width:], start=1):
                 votes[(region.id, contest_id, number)] = value
             if region.parent_code:
-                _accumulate(parents, (region.parent_code, contest_id), (list(total_delta), list(vote_delta)))
+                _accumulate(parents, (region.parent_code, contest_id), delta)
         level = parents
     return totals, votes
 
 
-def _accumulate(sums: dict[tuple[str, int], tuple[list[int], list[int]]], key: tuple[str, int],
-                delta: tuple[list[int], list[int]]) -> None:
-    if key not in sums:
-        sums[key] = delta
-    else:
-        _add_into(sums[key][0], delta[0])
-        _add_into(sums[key][1], delta[1])
-
-
-def _add_into(target: list[int], delta: Sequence[int]) -> None:
+def _accumulate(sums: dict[tuple[str, int], list[int]], key: tuple[str, int], delta: Sequence[int]) -> None:
+    target = sums.get(key)
+    if target is None:
+        sums[key] = list(delta)
+        return
     if len(target) < len(delta):
         target.extend([0] * (len(delta) - len(target)))
     for i, value in enumerate(delta):
