@@ -243,13 +243,17 @@ class DetectionRunner:
                              lambda: [_judge_one(impl, item, settings) for item in items])
         if outcome is None:
             return
-        for (view, *_), (found, error) in zip(items, outcome, strict=True):
+        judged: list[str] = []
+        for (view, *_), key, (found, error) in zip(items, batch.subject_keys, outcome, strict=True):
             if error is not None:
                 failures.append(Failure(label, _tally_label(view), "error", describe_error(error)))
                 continue
-            valid, invalid = _validate_tally_findings(found, view, names)
-            failures.extend(Failure(label, _tally_label(view), "invalid", message) for message in invalid)
-            batch.judged(names, view, valid)
+            judged.append(key)
+            if found:  # most revisions are clean: nothing to validate
+                valid, invalid = _validate_tally_findings(found, view, names)
+                failures.extend(Failure(label, _tally_label(view), "invalid", message) for message in invalid)
+                batch.found(valid)
+        batch.judged(names, judged)
 
     # -- region hooks
 
@@ -446,13 +450,17 @@ class _TallyBatch:
     def __init__(self, items: Sequence[tuple[Any, ...]]) -> None:
         self.findings: dict[str, list[Finding]] = {}
         self.keys: dict[str, set[str]] = {}
-        self.tally_ids = {subject_key(v.station_code, v.contest_code): v.tally_id for v, *_ in items}
+        self.subject_keys = [subject_key(v.station_code, v.contest_code) for v, *_ in items]
+        self.tally_ids = {key: v.tally_id for key, (v, *_) in zip(self.subject_keys, items, strict=True)}
 
-    def judged(self, names: Iterable[str], view: TallyView, findings: Sequence[Finding]) -> None:
-        key = subject_key(view.station_code, view.contest_code)
+    def judged(self, names: Iterable[str], keys: Sequence[str]) -> None:
+        """These detectors judged these subjects (issues of theirs not found again may clear)."""
         for name in names:
-            self.keys.setdefault(name, set()).add(key)
-            self.findings.setdefault(name, []).extend(f for f in findings if f.detector == name)
+            self.keys.setdefault(name, set()).update(keys)
+
+    def found(self, findings: Iterable[Finding]) -> None:
+        for finding in findings:
+            self.findings.setdefault(finding.detector, []).append(finding)
 
     @property
     def runs(self) -> list[tuple[str, list[Finding], Scope, Mapping[str, int]]]:

@@ -8,6 +8,7 @@ prefixes of its code and need no query.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC
 from typing import Any
@@ -19,9 +20,9 @@ from sqlalchemy.orm import aliased
 from pilkada_graph.bundle import COUNT_FIELDS
 from pilkada_graph.detect_types import ContestView, RegionSummary, RegionTallies, StationContext, TallyView
 from pilkada_graph.ingest import descendant_range, from_utc_naive
-from pilkada_graph.models import Candidate, Contest, CurrentTally, Region, RegionResult, Station, Tally
+from pilkada_graph.models import Candidate, Contest, CurrentTally, Region, Station, Tally
 from pilkada_graph.rules import FormValues, failed_checks, registered_of
-from pilkada_graph.store import chunked
+from pilkada_graph.store import RawSQL, chunked, marks
 
 LEVEL_DEPTH = {"province": 1, "regency": 2, "district": 3, "village": 4}
 
@@ -53,51 +54,71 @@ def load_contests(connection: Connection) -> dict[int, ContestView]:
 
 # --------------------------------------------------------------------------- one revision at a time
 
-_TALLY_COLUMNS = [
-    Tally.id, Tally.submission_id, Tally.contest_id, Tally.submitted_at, Tally.submitted_offset,
-    Tally.received_at, Tally.source, Tally.votes, Tally.extra, *(getattr(Tally, f) for f in COUNT_FIELDS),
-    Station.code.label("station_code"), Station.registered.label("station_registered"),
-    Station.number.label("station_number"), Station.id.label("station_id"),
-]
+_TALLY_SELECT = (
+    "SELECT t.id, t.submission_id, t.contest_id, t.submitted_at, t.submitted_offset, t.received_at, t.source, "
+    f"t.votes, t.extra, {', '.join(f't.{f}' for f in COUNT_FIELDS)}, s.code, s.registered "
+    "FROM tallies t JOIN stations s ON s.id = t.station_id WHERE t.id IN ({marks})"
+)
 
 
 def load_tally_views(connection: Connection, ids: Iterable[int], contests: Mapping[int, ContestView],
                      current: Mapping[int, bool] | None = None) -> dict[int, TallyView]:
-    """The revisions ``ids`` as :class:`TallyView`, by id; ``current`` says which are current."""
+    """The revisions ``ids`` as :class:`TallyView`, by id; ``current`` says which are current.
+
+    Through the DBAPI cursor: SQLAlchemy's per-value type processing cost more than building
+    the views (this runs once per stored revision).
+    """
+    raw = RawSQL(connection)
     views: dict[int, TallyView] = {}
     for chunk in chunked(sorted(set(ids))):
-        rows = connection.execute(
-            select(*_TALLY_COLUMNS).join(Station, Station.id == Tally.station_id).where(Tally.id.in_(chunk)))
-        for row in rows:
-            is_current = True if current is None else current.get(row.id, False)
-            views[row.id] = tally_view(row, contests[row.contest_id].code, is_current)
+        for row in raw.fetchall(_TALLY_SELECT.format(marks=marks(len(chunk))), chunk):
+            tally_id = row[0]
+            is_current = True if current is None else current.get(tally_id, False)
+            views[tally_id] = tally_view(row, contests[row[2]].code, is_current, raw)
     return views
 
 
-def tally_view(row: Any, contest_code: str, is_current: bool) -> TallyView:
-    counts = {f: getattr(row, f) for f in COUNT_FIELDS}
-    votes = tuple(row.votes or ())
+_COUNTS_AT = slice(9, 9 + len(COUNT_FIELDS))
+
+
+def tally_view(row: Sequence[Any], contest_code: str, is_current: bool, raw: RawSQL) -> TallyView:
+    """A row of :data:`_TALLY_SELECT` as a view."""
+    tally_id, submission_id, _, submitted_at, offset, received_at, source, votes, extra = row[:9]
+    counts = dict(zip(COUNT_FIELDS, row[_COUNTS_AT], strict=True))
+    code, station_registered = row[-2], row[-1]
+    votes = tuple(_json_value(votes) or ())
     form = FormValues(counts, votes)
-    code = row.station_code
+    province, regency, district, village = _ancestors(code)
     return TallyView(
-        tally_id=row.id,
-        submission_id=row.submission_id,
+        tally_id=tally_id,
+        submission_id=submission_id,
         station_code=code,
         contest_code=contest_code,
-        village_code=ancestor_code(code, "village"),
-        district_code=ancestor_code(code, "district"),
-        regency_code=ancestor_code(code, "regency"),
-        province_code=ancestor_code(code, "province"),
-        submitted_at=from_utc_naive(row.submitted_at, row.submitted_offset or 0),
-        received_at=row.received_at.replace(tzinfo=UTC),
-        source=row.source,
+        village_code=village,
+        district_code=district,
+        regency_code=regency,
+        province_code=province,
+        submitted_at=from_utc_naive(raw.parse_timestamp(submitted_at), offset or 0),
+        received_at=raw.parse_timestamp(received_at).replace(tzinfo=UTC),
+        source=source,
         votes=votes,
-        registered=registered_for(form, row.station_registered),
+        registered=registered_for(form, station_registered),
         failed_checks=tuple(failed_checks(form)),
         is_current=is_current,
-        extra=row.extra,
+        extra=_json_value(extra),
         **counts,
     )
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON column's value: SQLite hands over text, psycopg the decoded value."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _ancestors(station_code: str) -> tuple[str, str, str, str]:
+    """Province, regency, district and village codes above a station."""
+    parts = station_code.split(".")
+    return (parts[0], ".".join(parts[:2]), ".".join(parts[:3]), ".".join(parts[:4]))
 
 
 def registered_for(form: FormValues, station_registered: int | None) -> int | None:
@@ -124,33 +145,30 @@ def load_station_contexts(connection: Connection, views: Iterable[TallyView],
 
 
 def _station_rows(connection: Connection, codes: Sequence[str]) -> dict[str, tuple[int | None, int | None]]:
+    raw = RawSQL(connection)
     found = {}
     for chunk in chunked(codes):
-        rows = connection.execute(select(Station.code, Station.number, Station.registered)
-                                  .where(Station.code.in_(chunk)))
-        found.update({r.code: (r.number, r.registered) for r in rows})
+        rows = raw.fetchall(f"SELECT code, number, registered FROM stations WHERE code IN ({marks(len(chunk))})", chunk)
+        found.update({code: (number, registered) for code, number, registered in rows})
     return found
 
 
 def load_region_summaries(connection: Connection, codes: Sequence[str],
                           contest_ids: set[int]) -> dict[tuple[str, int], RegionSummary]:
     """(region code, contest id) -> its aggregate row (absent when nothing reported)."""
+    raw = RawSQL(connection)
     found: dict[tuple[str, int], RegionSummary] = {}
     for chunk in chunked(codes):
-        rows = connection.execute(
-            select(Region.code, Region.level, Region.stations_total, RegionResult.contest_id,
-                   RegionResult.stations_reported, RegionResult.registered, RegionResult.voters,
-                   RegionResult.valid_votes, RegionResult.invalid_votes)
-            .join(RegionResult, RegionResult.region_id == Region.id)
-            .where(Region.code.in_(chunk)))
-        for r in rows:
+        rows = raw.fetchall(
+            "SELECT r.code, r.level, r.stations_total, rr.contest_id, rr.stations_reported, rr.registered, "
+            "rr.voters, rr.valid_votes, rr.invalid_votes "
+            "FROM regions r JOIN region_results rr ON rr.region_id = r.id "
+            f"WHERE r.code IN ({marks(len(chunk))})", chunk)
+        for code, level, stations_total, contest_id, *sums in rows:
             # Filtered here, not in SQL: a region has results for two or three contests, while
             # ``contest_id IN (546 ids)`` made SQLite probe the key once per region and contest.
-            if r.contest_id not in contest_ids:
-                continue
-            found[(r.code, r.contest_id)] = RegionSummary(
-                r.code, r.level, r.stations_total or 0, r.stations_reported, r.registered,
-                r.voters, r.valid_votes, r.invalid_votes)
+            if contest_id in contest_ids:
+                found[(code, contest_id)] = RegionSummary(code, level, stations_total or 0, *sums)
     return found
 
 

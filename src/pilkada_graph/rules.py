@@ -84,10 +84,10 @@ def failed_checks(form: FormValues) -> list[CheckFailure]:
 
 
 def _votes_sum(form: FormValues) -> list[CheckFailure]:
-    valid = form.get("valid_votes")
-    if valid is None or not form.votes or any(v is None for v in form.votes):
+    valid = form.counts.get("valid_votes")
+    if valid is None or not form.votes or None in form.votes:
         return []
-    total = sum(v for v in form.votes if v is not None)
+    total = sum(form.votes)  # type: ignore[arg-type]
     if total == valid:
         return []
     return [
@@ -102,12 +102,12 @@ def _votes_sum(form: FormValues) -> list[CheckFailure]:
 
 
 def _votes_total_chain(form: FormValues) -> list[CheckFailure]:
-    valid, invalid = form.get("valid_votes"), form.get("invalid_votes")
+    valid, invalid = form.counts.get("valid_votes"), form.counts.get("invalid_votes")
     chain: list[tuple[str, int]] = []
     if valid is not None and invalid is not None:
         chain.append(("valid_votes+invalid_votes", valid + invalid))
     for name in ("total_votes", "ballots_used", "voters"):
-        value = form.get(name)
+        value = form.counts.get(name)
         if value is not None:
             chain.append((name, value))
     failures = []
@@ -126,7 +126,7 @@ def _votes_total_chain(form: FormValues) -> list[CheckFailure]:
 
 
 def _voters_registered(form: FormValues) -> list[CheckFailure]:
-    voters, registered = form.get("voters"), registered_of(form)
+    voters, registered = form.counts.get("voters"), registered_of(form.counts)
     if voters is None or registered is None or voters <= registered:
         return []
     return [
@@ -141,11 +141,11 @@ def _voters_registered(form: FormValues) -> list[CheckFailure]:
 
 
 def _ballots_balance(form: FormValues) -> list[CheckFailure]:
-    parts = [form.get(n) for n in ("ballots_used", "ballots_unused", "ballots_spoiled")]
-    received = form.get("ballots_received")
-    if received is None or any(p is None for p in parts):
+    received = form.counts.get("ballots_received")
+    parts = [form.counts.get(n) for n in ("ballots_used", "ballots_unused", "ballots_spoiled")]
+    if received is None or None in parts:
         return []
-    accounted = sum(p for p in parts if p is not None)
+    accounted = sum(parts)  # type: ignore[arg-type]
     if accounted == received:
         return []
     return [
@@ -160,7 +160,7 @@ def _ballots_balance(form: FormValues) -> list[CheckFailure]:
 
 
 def _ballots_reserve(form: FormValues) -> list[CheckFailure]:
-    dpt, received = form.get("dpt"), form.get("ballots_received")
+    dpt, received = form.counts.get("dpt"), form.counts.get("ballots_received")
     if dpt is None or received is None:
         return []
     expected = expected_ballots_received(dpt)

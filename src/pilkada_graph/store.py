@@ -108,8 +108,7 @@ class RawSQL:
             return
         names = ", ".join(columns)
         if not self.postgres or len(rows) < COPY_THRESHOLD:
-            marks = ",".join("?" * len(columns))
-            self.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {on_conflict}", rows)
+            self.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks(len(columns))}) {on_conflict}", rows)
             return
         if not on_conflict:
             self._copy(table, names, rows)
@@ -157,6 +156,11 @@ class RawSQL:
         return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
+def marks(count: int) -> str:
+    """``?,?,...``: the placeholders of an ``IN (...)`` list or a row of ``count`` values."""
+    return ",".join("?" * count)
+
+
 def chunked(items: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -167,8 +171,8 @@ def existing_submissions(connection: Connection, submission_ids: Sequence[str]) 
     raw = RawSQL(connection)
     found: dict[str, int] = {}
     for chunk in chunked(sorted(set(submission_ids))):
-        marks = ",".join("?" * len(chunk))
-        found.update(raw.fetchall(f"SELECT submission_id, id FROM tallies WHERE submission_id IN ({marks})", chunk))
+        found.update(raw.fetchall(f"SELECT submission_id, id FROM tallies WHERE submission_id IN ({marks(len(chunk))})",
+                                  chunk))
     return found
 
 
@@ -216,7 +220,7 @@ def _lock_stations(raw: RawSQL, station_ids: set[int]) -> None:
     if not raw.postgres or not station_ids:
         return
     for chunk in chunked(sorted(station_ids), 5000):
-        raw.fetchall(f"SELECT id FROM stations WHERE id IN ({','.join('?' * len(chunk))}) FOR UPDATE", chunk)
+        raw.fetchall(f"SELECT id FROM stations WHERE id IN ({marks(len(chunk))}) FOR UPDATE", chunk)
 
 
 def _insert_revisions(raw: RawSQL, prepared: Sequence[_Prepared]) -> None:
@@ -289,7 +293,7 @@ def _current_revisions(raw: RawSQL, batch: Sequence[ValidTally]) -> dict[tuple[i
         rows = raw.fetchall(
             f"SELECT c.station_id, c.contest_id, t.id, t.submitted_at, t.votes, {columns} "
             f"FROM current_tallies c JOIN tallies t ON t.id = c.tally_id "
-            f"WHERE c.station_id IN ({','.join('?' * len(chunk))})",
+            f"WHERE c.station_id IN ({marks(len(chunk))})",
             chunk,
         )
         for station_id, contest_id, tally_id, submitted_at, votes, *counts in rows:
