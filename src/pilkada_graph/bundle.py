@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 REGIONS = "regions.csv"
 CONTESTS = "contests.csv"
@@ -83,9 +83,8 @@ def candidate_number_of(column: str) -> int | None:
     return int(number)
 
 
-@dataclass(frozen=True)
-class Row:
-    """One CSV data row, with where it came from so that errors can name it."""
+class Row(NamedTuple):
+    """One CSV data row, with where it came from so that errors can name it (a named tuple: one per row)."""
 
     file: str
     line: int

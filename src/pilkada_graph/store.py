@@ -192,8 +192,8 @@ def store_tallies(connection: Connection, tallies: Sequence[ValidTally], catalog
     batch = sorted(fresh.values(), key=lambda t: (t.form.submitted_at, t.form.submission_id))
     raw = RawSQL(connection)
     _lock_stations(raw, {t.station.id for t in batch if t.station.id is not None})
-    prepared = [_Prepared.of(tally_id, tally) for tally_id, tally in zip(raw.reserve_ids("tallies", len(batch)), batch,
-                                                                         strict=True)]
+    ids = raw.reserve_ids("tallies", len(batch))
+    prepared = [_Prepared.of(tally_id, tally, raw) for tally_id, tally in zip(ids, batch, strict=True)]
     _insert_revisions(raw, prepared)
     return _advance_current(raw, prepared, catalog)
 
@@ -204,15 +204,18 @@ class _Prepared(NamedTuple):
     id: int
     tally: ValidTally
     submitted_at: datetime
+    #: ``submitted_at`` as the column takes it (text on SQLite): for the revision and its pointer.
+    column_time: Any
     offset: int
     votes: list[int | None]
 
     @classmethod
-    def of(cls, tally_id: int, tally: ValidTally) -> _Prepared:
+    def of(cls, tally_id: int, tally: ValidTally, raw: RawSQL) -> _Prepared:
         from pilkada_graph.ingest import to_utc_naive
 
         submitted_at, offset = to_utc_naive(tally.form.submitted_at)
-        return cls(tally_id, tally, submitted_at, offset, tally.form.votes_list(len(tally.contest.candidates)))
+        return cls(tally_id, tally, submitted_at, raw.timestamp(submitted_at), offset,
+                   tally.form.votes_list(len(tally.contest.candidates)))
 
 
 def _lock_stations(raw: RawSQL, station_ids: set[int]) -> None:
@@ -229,7 +232,7 @@ def _insert_revisions(raw: RawSQL, prepared: Sequence[_Prepared]) -> None:
     for p in prepared:
         form, tally = p.tally.form, p.tally
         rows.append((
-            p.id, form.submission_id, tally.station.id, tally.contest.id, raw.timestamp(p.submitted_at), p.offset,
+            p.id, form.submission_id, tally.station.id, tally.contest.id, p.column_time, p.offset,
             received_at, form.source, *map(form.counts.get, COUNT_FIELDS), _json_int_list(p.votes),
             json.dumps(form.extra, ensure_ascii=False) if form.extra is not None else None,
             form.actor, form.token_id,
@@ -337,7 +340,7 @@ def _advance_current(raw: RawSQL, prepared: Sequence[_Prepared], catalog: Catalo
 
 
 def _write_current_pointers(raw: RawSQL, latest: dict[tuple[int, int], _Prepared]) -> None:
-    rows = [(s, c, p.id, raw.timestamp(p.submitted_at)) for (s, c), p in latest.items()]
+    rows = [(s, c, p.id, p.column_time) for (s, c), p in latest.items()]
     raw.insert_many(
         "current_tallies", ("station_id", "contest_id", "tally_id", "submitted_at"), rows,
         "ON CONFLICT (station_id, contest_id) DO UPDATE SET tally_id = excluded.tally_id, "
