@@ -8,7 +8,9 @@ What they look for
 How
     Peers are the other stations of the village together with the district (the median of the
     village's other stations and the district's leave-one-out median), within the region the
-    runner hands over (a regency, or a city's contest as a whole). Rates are compared on the
+    runner hands over (a regency, or a city's contest as a whole); a station whose own turnout or
+    share is already a clear outlier (family-wise, either way) is left out as a peer, so an
+    invented neighbour does not make its honest village look odd. Rates are compared on the
     empirical-logit scale, where each station's binomial counting noise is known from its size;
     the extra spread of honest stations (``tau``) is estimated from the region itself so that
     the z-scores' robust standard deviation is one (:mod:`pilkada_graph.peerstats`); with
@@ -88,14 +90,33 @@ class PeerSignals:
 
 
 def peer_signals(tallies: RegionTallies, min_district_peers: int) -> PeerSignals:
+    """Turnout and shares against peers; a station that is itself a clear outlier is nobody's peer.
+
+    Two passes: the first compares every station with every form that adds up; the second
+    leaves out as peers the stations whose turnout or a share is beyond the family-wise
+    threshold. In a village of two, an invented neighbour (turnout 99%, one candidate 98%)
+    would otherwise be half of the honest station's reference and make it an outlier in turn.
+    """
+    fit = adds_up(tallies)
+    first = compare_all(tallies, min_district_peers, fit)
+    return compare_all(tallies, min_district_peers, fit & ~clear_outliers(first))
+
+
+def compare_all(tallies: RegionTallies, min_district_peers: int, peers: np.ndarray) -> PeerSignals:
     places = (tallies.village_codes, tallies.district_codes)
-    peers = adds_up(tallies)
     turnout = compare_with_peers(tallies.voters, tallies.registered, *places, min_district_peers=min_district_peers,
                                  peers=peers)
     valid = np.where(np.isnan(tallies.votes).any(axis=1), np.nan, np.nansum(tallies.votes, axis=1))
     shares = [compare_with_peers(tallies.votes[:, j], valid, *places, min_district_peers=min_district_peers,
                                  peers=peers) for j in range(tallies.votes.shape[1])]
     return PeerSignals(turnout, shares)
+
+
+def clear_outliers(signals: PeerSignals, alpha: float = 0.05) -> np.ndarray:
+    """Stations whose turnout or some share is an outlier either way at family-wise level ``alpha``."""
+    z = np.column_stack([signals.turnout.z, *[s.z for s in signals.shares]])
+    p = bonferroni(2.0 * upper_p(np.abs(z)), int(np.count_nonzero(np.isfinite(z))))
+    return np.nanmin(np.where(np.isfinite(p), p, 1.0), axis=1) < alpha
 
 
 def adds_up(tallies: RegionTallies) -> np.ndarray:

@@ -52,6 +52,20 @@ def test_calibrated_z_has_unit_robust_spread_and_never_shrinks_below_binomial_no
     assert narrow_tau[0] == 0 and np.std(narrow_z) < 1
 
 
+def test_an_invented_form_does_not_make_its_honest_village_neighbour_an_outlier() -> None:
+    stations = honest_region(5, per_village=2)
+    invented = "62.71.02.1003.001"
+
+    def invent(s: dict[str, Any]) -> dict[str, Any]:
+        if s["code"] == invented:
+            s["votes"] = [int(s["registered"] * 0.96), 2, 1]
+            s["invalid"] = 0
+        return s
+
+    findings = raised(check(peers, [invent(dict(s)) for s in stations]))
+    assert {f.subject for f in findings} == {invented}
+
+
 def test_honest_regions_raise_peer_outliers_about_as_rarely_as_the_family_wise_alpha_says() -> None:
     """Two families (turnout, shares) at alpha 0.05 each: about one honest region in ten may see one."""
     alarmed = [seed for seed in range(20) if raised(check(peers, honest_region(seed)))]
