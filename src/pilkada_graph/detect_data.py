@@ -9,6 +9,7 @@ prefixes of its code and need no query.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC
 from typing import Any
@@ -20,7 +21,7 @@ from sqlalchemy.orm import aliased
 from pilkada_graph.bundle import COUNT_FIELDS
 from pilkada_graph.detect_types import ContestView, RegionSummary, RegionTallies, StationContext, TallyView
 from pilkada_graph.ingest import descendant_range, from_utc_naive
-from pilkada_graph.models import Candidate, Contest, CurrentTally, Region, Station, Tally
+from pilkada_graph.models import Candidate, Contest, CurrentTally, Region, Station
 from pilkada_graph.rules import FormValues, failed_checks, registered_of
 from pilkada_graph.store import RawSQL, chunked, marks
 
@@ -210,20 +211,24 @@ def region_summary(connection: Connection, code: str, contest_id: int) -> Region
     return load_region_summaries(connection, [code], {contest_id}).get((code, contest_id))
 
 
+_REGION_SELECT = (
+    "SELECT t.id, t.votes, t.dpt, t.dptb, t.dpk, t.voters, t.valid_votes, t.invalid_votes, s.code, s.registered "
+    # CROSS JOIN fixes SQLite's join order: from the region's stations (a range of the code index),
+    # not from every current form of the contest (a province-wide governor race has 100,000).
+    "FROM stations s CROSS JOIN current_tallies c CROSS JOIN tallies t "
+    "WHERE s.code >= ? AND s.code < ? AND c.station_id = s.id AND c.contest_id = ? AND t.id = c.tally_id "
+    "ORDER BY s.code"
+)
+
+
 def load_region_tallies(connection: Connection, summary: RegionSummary, contest: ContestView,
                         contest_id: int) -> RegionTallies:
     """The current revision of every reporting station below the region, as arrays (one query)."""
     low, high = descendant_range(summary.code)
-    rows = connection.execute(
-        select(Tally.id, Tally.votes, Tally.dpt, Tally.dptb, Tally.dpk, Tally.voters, Tally.valid_votes,
-               Tally.invalid_votes, Station.code, Station.registered)
-        .select_from(CurrentTally)
-        .join(Tally, Tally.id == CurrentTally.tally_id)
-        .join(Station, Station.id == CurrentTally.station_id)
-        .where(CurrentTally.contest_id == contest_id, Station.code >= low, Station.code < high)
-        .order_by(Station.code)).all()
-    numbers = tuple(contest.candidates) or tuple(range(1, max((len(r.votes or ()) for r in rows), default=0) + 1))
-    codes = [r.code for r in rows]
+    rows = RawSQL(connection).fetchall(_REGION_SELECT, (low, high, contest_id))
+    votes = [_json_value(r[1]) or [] for r in rows]
+    numbers = tuple(contest.candidates) or tuple(range(1, max((len(v) for v in votes), default=0) + 1))
+    codes = [r[8] for r in rows]
     return RegionTallies(
         region_code=summary.code,
         region_level=summary.level,
@@ -231,16 +236,44 @@ def load_region_tallies(connection: Connection, summary: RegionSummary, contest:
         candidates=numbers,
         stations_total=summary.stations_total,
         station_codes=np.array(codes, dtype=np.str_),
-        tally_ids=np.array([r.id for r in rows], dtype=np.int64),
+        tally_ids=np.array([r[0] for r in rows], dtype=np.int64),
         village_codes=np.array([ancestor_code(c, "village") for c in codes], dtype=np.str_),
         district_codes=np.array([ancestor_code(c, "district") for c in codes], dtype=np.str_),
-        registered=_floats(registered_for(FormValues({"dpt": r.dpt, "dptb": r.dptb, "dpk": r.dpk}), r.registered)
-                           for r in rows),
-        voters=_floats(r.voters for r in rows),
-        valid_votes=_floats(r.valid_votes for r in rows),
-        invalid_votes=_floats(r.invalid_votes for r in rows),
-        votes=_vote_matrix([r.votes or [] for r in rows], len(numbers)),
+        registered=_floats(registered_for(FormValues({"dpt": r[2], "dptb": r[3], "dpk": r[4]}), r[9]) for r in rows),
+        voters=_floats(r[5] for r in rows),
+        valid_votes=_floats(r[6] for r in rows),
+        invalid_votes=_floats(r[7] for r in rows),
+        votes=_vote_matrix(votes, len(numbers)),
+        other_voters=_other_contests_voters(connection, {r[8]: r[2] for r in rows}, contest_id, low, high),
     )
+
+
+def _other_contests_voters(connection: Connection, dpt_of: Mapping[str, int | None], contest_id: int, low: str,
+                           high: str) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Per station (in ``dpt_of``'s order): the median voters of its other contests' current forms
+    that can witness this one (see :attr:`RegionTallies.other_voters`)."""
+    rows = RawSQL(connection).fetchall(
+        "SELECT s.code, c.contest_id, t.voters, t.valid_votes, t.invalid_votes, t.dpt, t.votes FROM current_tallies c "
+        "JOIN tallies t ON t.id = c.tally_id JOIN stations s ON s.id = c.station_id "
+        "WHERE c.contest_id <> ? AND s.code >= ? AND s.code < ?", (contest_id, low, high))
+    copies = Counter((code.rsplit(".", 1)[0], other, voters, valid, invalid, str(votes))
+                     for code, other, voters, valid, invalid, _, votes in rows)
+    found: dict[str, list[int]] = {}
+    for code, other, voters, valid, invalid, dpt, votes in rows:
+        copied = copies[(code.rsplit(".", 1)[0], other, voters, valid, invalid, str(votes))] > 1
+        if code in dpt_of and not copied and _comparable(voters, valid, invalid, dpt, dpt_of[code]):
+            found.setdefault(code, []).append(voters)
+    return np.array([np.median(found[c]) if c in found else np.nan for c in dpt_of], dtype=np.float64)
+
+
+def _comparable(voters: int | None, valid: int | None, invalid: int | None, dpt: int | None,
+                own_dpt: int | None) -> bool:
+    """Another contest's form can witness this one's voters: its own arithmetic holds and it is
+    written for the same voter list. (Nor can a form identical to another station's of its village,
+    which the caller leaves out: one of the two was copied.)"""
+    consistent = valid is None or invalid is None or valid + invalid == voters
+    same_list = dpt is None or own_dpt is None or dpt == own_dpt
+    return voters is not None and consistent and same_list
 
 
 def _floats(values: Iterable[int | None]) -> np.ndarray[Any, np.dtype[np.float64]]:

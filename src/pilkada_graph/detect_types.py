@@ -208,6 +208,13 @@ class RegionTallies:
     valid_votes: FloatArray
     invalid_votes: FloatArray
     votes: FloatArray
+    #: Voters on each station's current forms of the *other* contests it votes in (their median;
+    #: at a simultaneous election every voter receives every contest's ballot). ``nan`` where the
+    #: station has no other form, or where that form cannot witness this one: its own arithmetic
+    #: does not hold (voters != valid + invalid), its DPT differs from this form's, or it is
+    #: identical to another station's form of its village (one of them was copied). None when
+    #: the caller did not load it.
+    other_voters: FloatArray | None = None
 
     @property
     def stations_reported(self) -> int:

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 #: The built-in detector modules, by file name (without ``.py``) in :data:`BUILTIN_PLUGINS_DIR`.
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "form_arithmetic", "recap", "turnout_rules", "extreme_results", "revisions", "peer_outliers",
-    "multivariate_outliers", "copied_forms", "round_numbers", "forensics",
+    "multivariate_outliers", "cross_contest", "copied_forms", "round_numbers", "forensics",
 )
 BUILTIN_PLUGINS_ENV = "PILKADA_BUILTIN_PLUGINS"
 BUILTIN_PLUGINS_DIR = Path(__file__).resolve().parents[2] / "plugins"

@@ -57,7 +57,8 @@ def tally(votes: Sequence[int | None] = (120, 100, 50), *, station: str = STATIO
 
 
 def region(stations: Sequence[Mapping[str, Any]], contest: str = "gub-62", code: str = "62.71") -> RegionTallies:
-    """Region arrays from dicts with ``code``, ``registered``, ``votes`` and ``invalid`` (None = unread)."""
+    """Region arrays from dicts with ``code``, ``registered``, ``votes``, ``invalid`` and ``other_voters``
+    (the voters on the station's form of another contest); None = unread."""
 
     def floats(values: Sequence[float | None]) -> np.ndarray:
         return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
@@ -74,6 +75,7 @@ def region(stations: Sequence[Mapping[str, Any]], contest: str = "gub-62", code:
         district_codes=np.array([".".join(c.split(".")[:3]) for c in codes], dtype=np.str_),
         registered=floats([s["registered"] for s in stations]), voters=valid + invalid,
         valid_votes=valid, invalid_votes=invalid, votes=votes,
+        other_voters=floats([s.get("other_voters") for s in stations]),
     )
 
 
