@@ -198,7 +198,8 @@ class Issue(Base):
     station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"), index=True)
     #: The code of the subject's region or station, for "everything below region R" filters.
     subject_code: Mapped[str] = mapped_column(String(80), index=True)
-    tally_id: Mapped[int | None] = mapped_column(ForeignKey("tallies.id"))
+    #: Indexed: the runner and GraphQL ask for the issues of a batch of revisions.
+    tally_id: Mapped[int | None] = mapped_column(ForeignKey("tallies.id"), index=True)
     severity: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(14), default="open")
     message: Mapped[str] = mapped_column(Text)
