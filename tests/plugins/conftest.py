@@ -8,7 +8,7 @@ import site
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -123,14 +123,22 @@ def failures(engine: Engine) -> list[DetectorFailure]:
 
 
 @pytest.fixture(scope="session")
-def installed_example() -> str:
-    """The example plugin package, installed (editable) into this environment through pip."""
+def installed_example() -> Iterator[str]:
+    """The example plugin package, installed (editable) into this environment through pip for the
+    session, and uninstalled again if the session installed it: the demo and the benchmarks run in
+    the same environment and must not find an analyst's example among their detectors."""
     try:
         import pilkada_invalid_votes  # noqa: F401
+
+        installed_here = False
     except ImportError:
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
                         "-e", str(EXAMPLE)], check=True)
         # Editable installs work through a .pth file, read at start-up: read it now.
         site.addsitedir(sysconfig.get_paths()["purelib"])
         importlib.invalidate_caches()
-    return "pilkada-invalid-votes"
+        installed_here = True
+    yield "pilkada-invalid-votes"
+    if installed_here:
+        subprocess.run([sys.executable, "-m", "pip", "uninstall", "--quiet", "--yes", "pilkada-invalid-votes"],
+                       check=True)
