@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import Any
 
 import numpy as np
 
 from pilkada_graph.detect_types import DetectorSettings
-from pilkada_graph.peerstats import calibrated_z, loo_medians, peer_reference
+from pilkada_graph.peerstats import benjamini_hochberg, calibrated_z, loo_medians, peer_reference, row_nanmedians
 
 from .helpers import CONTEST, honest_region, plugin, raised, region, settings_of
 
@@ -41,6 +42,27 @@ def test_leave_one_out_medians_and_the_village_plus_district_reference() -> None
     reference, village_peers = peer_reference(values, np.array(list("aabbbcc")), groups, min_district_peers=1)
     assert reference[0] == 2.5  # its one village peer (2) and its district's other median (3)
     assert village_peers.tolist() == [1, 1, 1, 1, 2, 1, 1]
+
+
+def test_benjamini_hochberg_matches_the_step_up_rule_and_keeps_the_shape_and_nans() -> None:
+    p = np.array([[0.01, 0.04, np.nan], [0.03, 0.5, 0.002]])
+    adjusted = benjamini_hochberg(p)
+    # Sorted finite p: 0.002, 0.01, 0.03, 0.04, 0.5 (m = 5) -> p * m / rank, then the running minimum from the top.
+    expected = np.array([[0.025, 0.05, np.nan], [0.05, 0.5, 0.01]])
+    np.testing.assert_allclose(adjusted, expected, equal_nan=True)
+    assert (adjusted[np.isfinite(p)] >= p[np.isfinite(p)]).all()
+    assert benjamini_hochberg(np.array([np.nan])).shape == (1,)
+
+
+def test_row_nanmedians_equal_numpys_nanmedian_per_row() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        matrix = rng.normal(size=(int(rng.integers(1, 20)), int(rng.integers(1, 7))))
+        matrix[rng.random(matrix.shape) < 0.4] = np.nan
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-nan rows
+            expected = np.nanmedian(matrix, axis=1)
+        np.testing.assert_allclose(row_nanmedians(matrix), expected, equal_nan=True)
 
 
 def test_calibrated_z_has_unit_robust_spread_and_never_shrinks_below_binomial_noise() -> None:
