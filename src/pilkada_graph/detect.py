@@ -42,7 +42,7 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from pilkada_graph import detect_data
 from pilkada_graph.detect_types import ContestView, DetectorSettings, Finding, TallyView, subject_key
-from pilkada_graph.ingest import is_below
+from pilkada_graph.ingest import Progress, is_below
 from pilkada_graph.lifecycle import DetectorRun, Scope, upsert_runs, utc_now
 from pilkada_graph.models import DetectorFailure, Issue
 from pilkada_graph.plugins import PluginHost
@@ -176,7 +176,7 @@ class DetectionRunner:
 
     # -- the Detection protocol of service.Desk
 
-    def tallies_stored(self, stored: Sequence[StoredTally]) -> list[int]:
+    def tallies_stored(self, stored: Sequence[StoredTally], *, progress: Progress | None = None) -> list[int]:
         """Judge the batch's current revisions, schedule region checks; the revisions' active issue ids."""
         judged = effective_revisions(stored)
         if not judged:
@@ -184,8 +184,12 @@ class DetectionRunner:
         try:
             with self.engine.connect() as connection:
                 contests = detect_data.load_contests(connection)
+            done = 0
             for chunk in chunked(judged, self.options.batch_size):
                 self._notify(self.check_tallies(chunk, contests))
+                done += len(chunk)
+                if progress:
+                    progress("per-tally checks", done, len(judged))
             corrected = self._region_pairs(((s.station_code, s.contest_id) for s in judged if s.previous_id), contests)
             self.request_regions(self._region_pairs(((s.station_code, s.contest_id) for s in judged), contests),
                                  corrected=corrected)
@@ -278,7 +282,7 @@ class DetectionRunner:
                 return
         self.flush()
 
-    def flush(self) -> None:
+    def flush(self, *, progress: Progress | None = None) -> None:
         """Run the pending region checks now, in the caller's thread."""
         with self._lock:
             if self._timer is not None:
@@ -289,8 +293,10 @@ class DetectionRunner:
             return
         with self._region_lock:
             contests = self._contests()  # once per flush, not once per region: ~1,000 pairs nationally
-            for (region_code, contest_code), force in sorted(pending.items()):
+            for done, ((region_code, contest_code), force) in enumerate(sorted(pending.items()), start=1):
                 self._notify(self.check_region(region_code, contest_code, force=force, contests=contests))
+                if progress:
+                    progress("region checks", done, len(pending))
 
     def close(self) -> None:
         """Run what is pending and stop the timer (at shutdown)."""

@@ -17,6 +17,7 @@ class ProgressLine:
     def __init__(self, stream: TextIO | None = None, delay: float = 1.0, interval: float = 0.2) -> None:
         self.stream = stream or sys.stderr
         self.started = time.monotonic()
+        self.phase_started = self.started
         self.delay = delay
         self.interval = interval
         self.last_draw = 0.0
@@ -30,6 +31,7 @@ class ProgressLine:
         if phase != self.phase:
             self._end_line()
             self.phase = phase
+            self.phase_started = now
         if now - self.started < self.delay:
             return
         if not finished and now - self.last_draw < self.interval:
@@ -39,7 +41,7 @@ class ProgressLine:
             self._draw(phase, done, total, now, finished)
 
     def _draw(self, phase: str, done: int, total: int | None, now: float, finished: bool) -> None:
-        elapsed = now - self.started
+        elapsed = now - self.phase_started  # each phase (tallies, per-tally checks, ...) its own rate
         rate = done / elapsed if elapsed > 0 else 0.0
         if total:
             text = f"{phase}: {done:,}/{total:,} ({100 * done / total:.0f}%) {rate:,.0f}/s {elapsed:.1f}s"

@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 class Detection(Protocol):
     """What the desk needs of the detection runner (see :mod:`pilkada_graph.detect`)."""
 
-    def tallies_stored(self, stored: Sequence[StoredTally]) -> list[int]:
+    def tallies_stored(self, stored: Sequence[StoredTally], *, progress: Progress | None = None) -> list[int]:
         """Run per-tally detectors on new revisions; schedule region detectors. Returns issue ids."""
         ...
 
@@ -47,19 +47,19 @@ class Detection(Protocol):
         """Ids of the issues that judged this revision."""
         ...
 
-    def flush(self) -> None:
+    def flush(self, *, progress: Progress | None = None) -> None:
         """Run the region detectors still waiting for their debounce now (after a bulk import)."""
         ...
 
 
 class NoDetection:
-    def tallies_stored(self, stored: Sequence[StoredTally]) -> list[int]:
+    def tallies_stored(self, stored: Sequence[StoredTally], *, progress: Progress | None = None) -> list[int]:
         return []
 
     def issues_for_tally(self, tally_id: int) -> list[int]:
         return []
 
-    def flush(self) -> None:
+    def flush(self, *, progress: Progress | None = None) -> None:
         return None
 
 
@@ -101,7 +101,7 @@ class Desk:
     def import_bundle(self, folder: Path, *, skip_invalid: bool = False, actor: str | None = None,
                       progress: Progress | None = None) -> ImportReport:
         report = import_bundle(self.engine, folder, skip_invalid=skip_invalid, actor=actor, progress=progress)
-        return self._judge_import(report)
+        return self._judge_import(report, progress)
 
     def import_sirekap(self, path: Path, *, paslon: Path, contest_code: str | None = None,
                        skip_invalid: bool = False, actor: str | None = None,
@@ -111,14 +111,14 @@ class Desk:
 
         report = import_sirekap(self.engine, path, paslon=paslon, contest_code=contest_code,
                                 skip_invalid=skip_invalid, actor=actor, progress=progress)
-        return self._judge_import(report)
+        return self._judge_import(report, progress)
 
-    def _judge_import(self, report: ImportReport) -> ImportReport:
+    def _judge_import(self, report: ImportReport, progress: Progress | None) -> ImportReport:
         """After a committed bulk import: events and detection, regions included, before returning."""
         if report.committed:
             with collector_paused():
-                self.after_store(report.tallies)
-                self.detection.flush()
+                self.after_store(report.tallies, progress=progress)
+                self.detection.flush(progress=progress)
         return report
 
     def submit_tally(self, form: TallyForm, *, retried: bool = False) -> SubmitOutcome:
@@ -168,14 +168,14 @@ class Desk:
             return [], problems
         return store_tallies(connection, [ValidTally(form, station, contest)], catalog), []
 
-    def after_store(self, stored: Sequence[StoredTally]) -> list[int]:
+    def after_store(self, stored: Sequence[StoredTally], *, progress: Progress | None = None) -> list[int]:
         """After commit: tally events, then detection (which publishes issue events). Never raises."""
         if not stored:
             return []
         if self.bus.has_listeners:  # a bulk import with nobody subscribed skips building ~1 event per revision
             self.bus.publish_many(tally_events(stored))
         try:
-            return self.detection.tallies_stored(stored)
+            return self.detection.tallies_stored(stored, progress=progress)
         except Exception:  # noqa: BLE001 - the revisions are committed: a failure here must not undo the answer
             logger.exception("detection after storing %d revision(s) failed; `pilkada-graph detect` re-runs it",
                              len(stored))
