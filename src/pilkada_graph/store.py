@@ -89,6 +89,13 @@ class RawSQL:
         finally:
             cursor.close()
 
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> None:
+        cursor = self.connection.connection.cursor()
+        try:
+            cursor.execute(self._sql(sql), tuple(parameters))
+        finally:
+            cursor.close()
+
     def fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cursor = self.connection.connection.cursor()
         try:
@@ -122,7 +129,7 @@ class RawSQL:
         finally:
             cursor.close()
         self._copy(staging, names, rows)
-        self.fetchall(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} {on_conflict} RETURNING 1")
+        self.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} {on_conflict}")
 
     def _copy(self, table: str, names: str, rows: Sequence[Sequence[Any]]) -> None:
         cursor = self.connection.connection.cursor()
