@@ -17,37 +17,41 @@ After a transaction that stored revisions commits, :meth:`DetectionRunner.tallie
    station's form was corrected (a new revision replacing one). Bulk imports call
    :meth:`flush` to run them at once.
 
-A detector never stops ingestion. Each plugin's call runs in a worker thread joined with a
-time budget (``tally_budget`` per batch, ``region_budget`` per region): one that raises, runs
-too long or returns nonsense is recorded in ``detector_failures`` and skipped, and the others
-run. Threads, not processes: detectors get plain read-only values, so nothing needs
-pickling, a call costs a thread start instead of a process round-trip, and plugins loaded
-from folders or entry points need no re-import in a child. The price: a hung thread cannot be
-killed, so it is abandoned (daemon, its late result discarded) and its plugin is skipped,
-recorded as ``busy``, until that thread ends.
+A detector never stops ingestion. Each plugin's call runs in a worker thread (one reused
+worker per calling thread) awaited with a time budget (``tally_budget`` per batch,
+``region_budget`` per region): one that raises, runs too long or returns nonsense is recorded
+in ``detector_failures`` and skipped, and the others run. Threads, not processes: detectors
+get plain read-only values, so nothing needs pickling, a call costs a queue hand-over instead
+of a process round-trip, and plugins loaded from folders or entry points need no re-import in
+a child. The price: a hung call cannot be killed, so its worker is abandoned (daemon, its late
+result discarded; the caller gets a new worker) and its plugin is skipped, recorded as
+``busy``, until that call ends.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, insert
 
 from pilkada_graph import detect_data
 from pilkada_graph.detect_types import ContestView, DetectorSettings, Finding, TallyView, subject_key
-from pilkada_graph.ingest import Progress, is_below
+from pilkada_graph.ingest import Catalog, Progress, is_below
 from pilkada_graph.lifecycle import DetectorRun, Scope, upsert_runs, utc_now
-from pilkada_graph.models import DetectorFailure, Issue
+from pilkada_graph.models import DetectorFailure
 from pilkada_graph.plugins import PluginHost
 from pilkada_graph.recaps import load_region_recaps
-from pilkada_graph.store import StoredTally, chunked
+from pilkada_graph.store import RawSQL, StoredTally, chunked, marks
 
 if TYPE_CHECKING:
     from pilkada_graph.service import Desk
@@ -114,29 +118,62 @@ class DetectSummary:
 class _Outcome:
     result: Any = None
     error: BaseException | None = None
-    thread: threading.Thread | None = None
+    #: The call that overran its budget, still running (or stuck) in its abandoned worker.
+    pending: Future[Any] | None = None
 
     @property
     def timed_out(self) -> bool:
-        return self.thread is not None
+        return self.pending is not None
+
+
+class _Worker:
+    """A daemon thread running detector calls one at a time for one calling thread.
+
+    Starting a thread per call cost more than a per-tally check itself (a submission runs
+    four or five); a worker is reused until a call overruns its budget, then retired: it
+    finishes (or stays stuck in) that call and exits, and the caller gets a fresh worker.
+    """
+
+    def __init__(self) -> None:
+        self.tasks: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="detector worker", daemon=True).start()
+
+    def submit(self, function: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        self.tasks.put((function, future))
+        return future
+
+    def retire(self) -> None:
+        self.tasks.put(None)
+
+    def _serve(self) -> None:
+        while (task := self.tasks.get()) is not None:
+            function, future = task
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(function())
+            except BaseException as error:  # noqa: BLE001 - a plugin's fault of any kind is recorded
+                future.set_exception(error)
+
+
+_workers = threading.local()
 
 
 def call_with_budget(function: Callable[[], Any], budget: float, name: str) -> _Outcome:
-    """Run ``function`` in a daemon thread; give up on it after ``budget`` seconds."""
-    outcome = _Outcome()
-
-    def target() -> None:
-        try:
-            outcome.result = function()
-        except BaseException as error:  # noqa: BLE001 - a plugin's fault of any kind is recorded
-            outcome.error = error
-
-    thread = threading.Thread(target=target, name=f"detector {name}", daemon=True)
-    thread.start()
-    thread.join(budget)
-    if thread.is_alive():
-        return _Outcome(thread=thread)  # abandoned: whatever it returns later is not read
-    return outcome
+    """Run ``function`` in this thread's detector worker; give up on it after ``budget`` seconds."""
+    worker: _Worker | None = getattr(_workers, "worker", None)
+    if worker is None:
+        worker = _workers.worker = _Worker()
+    future = worker.submit(function)
+    try:
+        return _Outcome(result=future.result(timeout=budget))
+    except FutureTimeout:
+        worker.retire()  # it may never come back: the next call gets a new worker
+        _workers.worker = None
+        return _Outcome(pending=future)  # abandoned: whatever it returns later is not read
+    except BaseException as error:  # noqa: BLE001 - the plugin's own exception
+        return _Outcome(error=error)
 
 
 def describe_error(error: BaseException) -> str:
@@ -161,8 +198,9 @@ class DetectionRunner:
         self._lock = threading.Lock()
         self._region_lock = threading.Lock()
         self._last_reported: dict[tuple[str, str], int] = {}
-        self._hung: dict[str, threading.Thread] = {}
+        self._hung: dict[str, Future[Any]] = {}
         self._depths: dict[str, int] = {}
+        self._contests_cache: tuple[tuple[Any, ...], dict[int, ContestView]] | None = None
         #: Seconds spent so far in per-tally checks and in region checks (loading, detectors, storing).
         self.seconds: dict[str, float] = {"tally": 0.0, "region": 0.0}
 
@@ -182,8 +220,7 @@ class DetectionRunner:
         if not judged:
             return []
         try:
-            with self.engine.connect() as connection:
-                contests = detect_data.load_contests(connection)
+            contests = self._contests()
             done = 0
             for chunk in chunked(judged, self.options.batch_size):
                 self._notify(self.check_tallies(chunk, contests))
@@ -205,9 +242,10 @@ class DetectionRunner:
         """Active issues that judged these revisions."""
         found: list[int] = []
         with self.engine.connect() as connection:
+            raw = RawSQL(connection)
             for chunk in chunked(sorted(tally_ids)):
-                found += connection.execute(
-                    select(Issue.id).where(Issue.tally_id.in_(chunk), Issue.active.is_(True))).scalars()
+                found += (row[0] for row in raw.fetchall(
+                    f"SELECT id FROM issues WHERE tally_id IN ({marks(len(chunk))}) AND active = ?", (*chunk, True)))
         return sorted(found)
 
     # -- per-tally hooks
@@ -318,9 +356,9 @@ class DetectionRunner:
 
     def _check_region(self, region_code: str, contest_code: str, *, force: bool,
                       contests: Mapping[int, ContestView] | None) -> list[int]:
+        if contests is None:
+            contests = self._contests()
         with self.engine.connect() as connection:
-            if contests is None:
-                contests = detect_data.load_contests(connection)
             contest_id = next((cid for cid, c in contests.items() if c.code == contest_code), None)
             summary = detect_data.region_summary(connection, region_code, contest_id) if contest_id else None
             if summary is None or contest_id is None or not self._worth_running(summary, contest_code, force):
@@ -390,8 +428,8 @@ class DetectionRunner:
     def detect_all(self, *, contest: str | None = None, region: str | None = None) -> DetectSummary:
         """Re-run every detector on the current revisions (optionally one contest and/or region)."""
         summary = DetectSummary()
+        contests = self._contests()
         with self.engine.connect() as connection:
-            contests = detect_data.load_contests(connection)
             contest_id = next((cid for cid, c in contests.items() if c.code == contest), None)
             if contest is not None and contest_id is None:
                 raise ValueError(f"no contest {contest!r}")
@@ -409,8 +447,13 @@ class DetectionRunner:
     # -- shared
 
     def _contests(self) -> dict[int, ContestView]:
+        """Every contest with its candidates, reloaded only when one was added (by any process):
+        a submission's checks would otherwise read them all each time."""
         with self.engine.connect() as connection:
-            return detect_data.load_contests(connection)
+            stamp = Catalog.reference_stamp(connection)
+            if self._contests_cache is None or self._contests_cache[0] != stamp:
+                self._contests_cache = (stamp, detect_data.load_contests(connection))
+        return self._contests_cache[1]
 
     def _detectors_of(self, plugin: str, checks: str, settings: DetectorSettings) -> set[str]:
         return {name for name, d in self.host.detectors().items()
@@ -420,12 +463,12 @@ class DetectionRunner:
               function: Callable[[], Any]) -> Any | None:
         """The function's result, or None after recording why there is none."""
         hung = self._hung.get(plugin)
-        if hung is not None and hung.is_alive():
+        if hung is not None and not hung.done():
             failures.append(Failure(label, where, "busy", "skipped: its previous call is still running"))
             return None
         outcome = call_with_budget(function, budget, plugin)
         if outcome.timed_out:
-            self._hung[plugin] = outcome.thread  # type: ignore[assignment]
+            self._hung[plugin] = outcome.pending  # type: ignore[assignment]
             failures.append(Failure(label, where, "timeout", f"ran longer than {budget:g} s; result discarded"))
             return None
         if outcome.error is not None:

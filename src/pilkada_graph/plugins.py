@@ -78,6 +78,8 @@ class PluginHost:
     manager: pluggy.PluginManager
     detector_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     sources: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    #: :meth:`detectors`, kept until a plugin is registered or unregistered (asked for per check).
+    _declared: dict[str, DetectorConfig] | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, builtins: Sequence[str] | None = None,
@@ -103,12 +105,15 @@ class PluginHost:
             raise PluginError(f"two plugins are named {name!r} ({self.sources[name][0]} and {source})")
         self.manager.register(plugin, name=name)
         self.sources[name] = (source, getattr(plugin, "__version__", None))
+        self._declared = None
 
     def unregister(self, name: str) -> None:
         self.manager.unregister(name=name)
         self.sources.pop(name, None)
+        self._declared = None
 
     def load_entry_points(self) -> None:
+        self._declared = None
         self.manager.load_setuptools_entrypoints(hookspecs.ENTRY_POINT_GROUP)
         for plugin, dist in self.manager.list_plugin_distinfo():
             name = self.manager.get_name(plugin)
@@ -117,6 +122,11 @@ class PluginHost:
 
     def detectors(self) -> dict[str, DetectorConfig]:
         """Every declared detector with its settings in force, by name."""
+        if self._declared is None:
+            self._declared = self._declare()
+        return dict(self._declared)
+
+    def _declare(self) -> dict[str, DetectorConfig]:
         found: dict[str, DetectorConfig] = {}
         for impl in self.manager.hook.pilkada_detectors.get_hookimpls():
             for info in impl.function() or ():
