@@ -50,7 +50,7 @@ def test_a_bulk_import_reports_progress_through_storing_and_both_kinds_of_checks
         seen[phase] = (done, total)
 
     desk = Desk.open(Settings(database_url=f"sqlite:///{tmp_path / 'desk.db'}",
-                              detection={"region_min_reported": 5}))
+                              detection={"region_min_reported": 5, "region_min_stations": 5}))
     report = desk.import_bundle(small_bundle, progress=progress)
     assert report.committed
     stored = report.stored["tallies.csv"]

@@ -12,8 +12,8 @@ After a transaction that stored revisions commits, :meth:`DetectionRunner.tallie
    coalesced for ``debounce`` seconds by a timer thread (a quiet period's burst of
    ``submitTally`` calls makes one run), and a region runs only once ``region_min_reported``
    stations have reported (or all of a smaller region's; a contest whose regions at
-   ``region_level`` are mostly that small is checked one level up, pooled), again when that
-   number grew by ``region_growth``, and whenever a
+   ``region_level`` mostly have fewer than ``region_min_stations`` is checked one level up,
+   pooled), again when that number grew by ``region_growth``, and whenever a
    station's form was corrected (a new revision replacing one). Bulk imports call
    :meth:`flush` to run them at once.
 
@@ -72,6 +72,10 @@ class RunnerOptions:
     region_level: str = "regency"
     #: Stations that must have reported before region statistics mean anything.
     region_min_reported: int = 20
+    #: A contest whose regions at ``region_level`` mostly have fewer stations than this is checked
+    #: one level up, pooled: peer statistics and their calibration need about a hundred stations
+    #: (the Russian territorial commissions, 35 stations each, are checked per oblast).
+    region_min_stations: int = 100
     #: Run a region again once its reported stations grew by this fraction since the last run.
     region_growth: float = 0.10
     #: Seconds to coalesce region requests; 0 runs them at once.
@@ -420,7 +424,7 @@ class DetectionRunner:
         if missing:
             with self.engine.connect() as connection:
                 self._depths.update(detect_data.check_depths(
-                    connection, missing, self.options.region_level, self.options.region_min_reported))
+                    connection, missing, self.options.region_level, self.options.region_min_stations))
         return self._depths
 
     # -- on demand

@@ -177,14 +177,14 @@ def load_region_summaries(connection: Connection, codes: Sequence[str],
 
 
 def check_depths(connection: Connection, contests: Sequence[ContestView], level: str,
-                 min_reported: int) -> dict[str, int]:
+                 min_stations: int) -> dict[str, int]:
     """Contest code -> the depth at which the runner checks its regions.
 
     ``level``'s depth, unless the contest's regions at that depth are mostly smaller than
-    ``min_reported`` stations (a national election's governor race over regencies of a dozen
-    stations): then the shallowest depth whose median region is big enough, never above the
+    ``min_stations`` stations (a national election's governor race over regencies of a dozen
+    stations): then the nearest level up whose median region is big enough, never above the
     contest's own region. Peers and calibration need numbers; pooling small regencies into
-    their province gives them, where checking each alone would not run at all.
+    their province gives them, where checking each alone would judge on a handful.
     """
     deepest = LEVEL_DEPTH[level]
     sizes: dict[int, list[tuple[str, int]]] = {}
@@ -196,7 +196,7 @@ def check_depths(connection: Connection, contests: Sequence[ContestView], level:
     for contest in contests:
         top = depth_of(contest.region_code) if contest.region_code else 0
         depth = deepest
-        while depth > max(top, 1) and _median_size(sizes.get(depth, []), contest.region_code) < min_reported:
+        while depth > max(top, 1) and _median_size(sizes.get(depth, []), contest.region_code) < min_stations:
             depth -= 1
         depths[contest.code] = max(depth, top)
     return depths

@@ -29,8 +29,9 @@ DISTRICTS = ("62.71.01", "62.71.02")
 CONTEST = "gub-62"
 #: The station whose invalid votes are far above its district's.
 OUTLIER = "62.71.01.1001.003"
-#: Options for tests: region checks at once, from 5 stations.
-TEST_OPTIONS = RunnerOptions(debounce=0, region_min_reported=5, tally_budget=1.0, region_budget=2.0)
+#: Options for tests: region checks at once, from 5 stations, each regency on its own however small.
+TEST_OPTIONS = RunnerOptions(debounce=0, region_min_reported=5, region_min_stations=5, tally_budget=1.0,
+                             region_budget=2.0)
 
 
 def write_csv(path: Path, header: list[str], rows: Iterable[list[object]]) -> None:

@@ -148,7 +148,7 @@ def test_region_checks_wait_for_enough_stations_and_run_again_as_more_report(
             return []
 
     desk = make_desk(Counting(), builtins=(), options=RunnerOptions(debounce=0, region_min_reported=4,
-                                                                     region_growth=0.5))
+                                                                     region_min_stations=4, region_growth=0.5))
     folder = write_election(tmp_path / "e", per_district=3)
     (folder / "tallies.csv").write_text("submission_id,station_code,contest_code,submitted_at\n")
     desk.import_bundle(folder)
@@ -161,7 +161,8 @@ def test_region_requests_are_coalesced_until_the_debounce_ends(
         make_desk: DeskFactory, engine: Engine, election: Path, installed_example: str) -> None:
     from pilkada_graph.detect import RunnerOptions
 
-    desk = make_desk(entry_points=True, options=RunnerOptions(debounce=1.0, region_min_reported=5))
+    desk = make_desk(entry_points=True, options=RunnerOptions(debounce=1.0, region_min_reported=5,
+                                                                             region_min_stations=5))
     report = desk.import_bundle(election)  # import flushes at once
     assert report.committed and len(issues_of(engine, "invalid-votes-share")) == 1
     desk.submit_tally(form("fix", OUTLIER, invalid=9))

@@ -25,7 +25,7 @@ query {
 @pytest.fixture
 def server(sqlite_url: str, election: Path, installed_example: str) -> Server:
     # The desk loads entry points, as a server does; 16 stations are enough for this region check.
-    desk = Desk.open(Settings(database_url=sqlite_url, detection={"region_min_reported": 5}))
+    desk = Desk.open(Settings(database_url=sqlite_url, detection={"region_min_reported": 5, "region_min_stations": 5}))
     assert desk.import_bundle(election).committed
     desk.engine.dispose()
     url, process = start_uvicorn(sqlite_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from pilkada_graph.detect_types import (
 )
 from pilkada_graph.hookspecs import hookimpl
 from pilkada_graph.plugins import PluginHost
-from tests.plugins.conftest import OUTLIER, DeskFactory, form, issues_of
+from tests.plugins.conftest import OUTLIER, TEST_OPTIONS, DeskFactory, form, issues_of
 
 
 class Recording:
@@ -72,6 +73,15 @@ def test_hook_pilkada_check_tally(make_desk: DeskFactory, election: Path) -> Non
     assert station.district.code == "62.71.01" and station.district.stations_reported == 8
     assert call["contest"].candidates == {1: "A", 2: "B"} and call["settings"]["recording"] == {"limit": 1}
     assert len(recording.calls) == 17  # 16 imported, then the correction
+
+
+def test_regions_mostly_smaller_than_region_min_stations_are_checked_pooled_one_level_up(
+        make_desk: DeskFactory, election: Path) -> None:
+    recording = Recording(checks="region")
+    desk = make_desk(recording, builtins=(), options=replace(TEST_OPTIONS, region_min_stations=17))
+    desk.import_bundle(election)  # one regency of 16 stations: too few on its own
+    [call] = recording.calls
+    assert (call["region"].code, call["region"].level, call["tallies"].stations_reported) == ("62", "province", 16)
 
 
 def test_hook_pilkada_check_region(make_desk: DeskFactory, engine: Engine, election: Path) -> None:
