@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from sqlalchemy import Connection
 
@@ -273,7 +273,7 @@ class Contribution(NamedTuple):
             counts.get("voters") or 0,
             counts.get("valid_votes") or 0,
             counts.get("invalid_votes") or 0,
-            tuple(votes) if None not in votes else tuple(v or 0 for v in votes),
+            tuple(cast("Sequence[int]", votes)) if None not in votes else tuple(v or 0 for v in votes),
         )
 
     def minus(self, old: Contribution | None) -> list[int]:
