@@ -22,6 +22,7 @@ from pilkada_graph.bundle import COUNT_FIELDS
 from pilkada_graph.detect_types import ContestView, RegionSummary, RegionTallies, StationContext, TallyView
 from pilkada_graph.ingest import descendant_range, from_utc_naive
 from pilkada_graph.models import Candidate, Contest, CurrentTally, Region, Station
+from pilkada_graph.pubsub import region_codes_of
 from pilkada_graph.rules import FormValues, failed_checks, registered_of
 from pilkada_graph.store import RawSQL, chunked, marks
 
@@ -89,7 +90,7 @@ def tally_view(row: Sequence[Any], contest_code: str, is_current: bool, raw: Raw
     code, station_registered = row[-2], row[-1]
     votes = tuple(_json_value(votes) or ())
     form = FormValues(counts, votes)
-    province, regency, district, village = _ancestors(code)
+    province, regency, district, village = region_codes_of(code)
     return TallyView(
         tally_id=tally_id,
         submission_id=submission_id,
@@ -114,12 +115,6 @@ def tally_view(row: Sequence[Any], contest_code: str, is_current: bool, raw: Raw
 def _json_value(value: Any) -> Any:
     """A JSON column's value: SQLite hands over text, psycopg the decoded value."""
     return json.loads(value) if isinstance(value, str) else value
-
-
-def _ancestors(station_code: str) -> tuple[str, str, str, str]:
-    """Province, regency, district and village codes above a station."""
-    parts = station_code.split(".")
-    return (parts[0], ".".join(parts[:2]), ".".join(parts[:3]), ".".join(parts[:4]))
 
 
 def registered_for(form: FormValues, station_registered: int | None) -> int | None:
