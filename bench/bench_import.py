@@ -227,25 +227,25 @@ def main() -> None:
         rows.append(("SQLite: bare executemany (baseline)", base, n / base, 1.0))
         floor = schema_floor(reference, tallies / bundle.TALLIES, scratch)
         rows.append(("SQLite: executemany into our tallies table", floor, n / floor, base / floor))
-        rows += our_rows("SQLite", sqlite_url, reference, tallies, base, n, args.runs)
+        rows += our_rows("SQLite", sqlite_url, (scratch / "bundle", reference, tallies), base, n, args.runs)
         if args.postgres:
             base = postgres_baseline(tallies / bundle.TALLIES, args.postgres)
             rows.append(("PostgreSQL: bare COPY (baseline)", base, n / base, 1.0))
-            rows += our_rows("PostgreSQL", fresh_postgres(args.postgres), reference, tallies, base, n, args.runs)
+            rows += our_rows("PostgreSQL", fresh_postgres(args.postgres), (scratch / "bundle", reference, tallies),
+                             base, n, args.runs)
         print()
         print_table(["what", "seconds", "tallies/s", "rate vs baseline"], rows)
 
 
-def our_rows(backend: str, make_url: Callable[[], str], reference: Path, tallies: Path, base: float, n: int,
+def our_rows(backend: str, make_url: Callable[[], str], folders: tuple[Path, Path, Path], base: float, n: int,
              runs: int) -> list[tuple[object, ...]]:
-    """Our import without and with detection; the latter split into per-tally and region checks."""
+    """Our import without and with detection (split into per-tally and region checks), and one submission's
+    latency without and with the per-tally checks. ``folders``: the whole bundle, and the reference
+    files and tallies :func:`split_bundle` made of it."""
+    whole, reference, tallies = folders
     off = ours(make_url, reference, tallies, False, runs)
     on = ours(make_url, reference, tallies, True, runs)
     with_tally_checks = off.seconds + on.tally_checks
-    whole = reference.parent / "whole"
-    if not whole.exists():
-        shutil.copytree(reference, whole)
-        shutil.copy(tallies / bundle.TALLIES, whole / bundle.TALLIES)
     bare_submit = submission_latency(make_url, whole, detection=False)
     judged_submit = submission_latency(make_url, whole, detection=True)
     return [

@@ -164,7 +164,7 @@ class _Worker:
 _workers = threading.local()
 
 
-def call_with_budget(function: Callable[[], Any], budget: float, name: str) -> _Outcome:
+def call_with_budget(function: Callable[[], Any], budget: float) -> _Outcome:
     """Run ``function`` in this thread's detector worker; give up on it after ``budget`` seconds."""
     worker: _Worker | None = getattr(_workers, "worker", None)
     if worker is None:
@@ -470,7 +470,7 @@ class DetectionRunner:
         if hung is not None and not hung.done():
             failures.append(Failure(label, where, "busy", "skipped: its previous call is still running"))
             return None
-        outcome = call_with_budget(function, budget, plugin)
+        outcome = call_with_budget(function, budget)
         if outcome.timed_out:
             self._hung[plugin] = outcome.pending  # type: ignore[assignment]
             failures.append(Failure(label, where, "timeout", f"ran longer than {budget:g} s; result discarded"))

@@ -156,8 +156,9 @@ def parse_tally_row(row: Row) -> tuple[TallyForm | None, list[Problem]]:
     else takes the general one, which names each problem.
     """
     values = row.values
-    counts = _plain_counts(values, COUNT_FIELDS)
-    votes = _plain_votes(values, _votes_columns(tuple(values)))
+    vote_columns = _votes_columns(tuple(values))
+    counts = _plain_ints(values, COUNT_FIELDS)
+    votes = _plain_ints(values, [column for column, _ in vote_columns])
     submission_id, station_code, contest_code, submitted = (
         (values.get(column) or "").strip() for column in _REQUIRED_TALLY_COLUMNS)
     if counts is None or votes is None or not (submission_id and station_code and contest_code and submitted):
@@ -167,37 +168,27 @@ def parse_tally_row(row: Row) -> tuple[TallyForm | None, list[Problem]]:
     except InvalidValue as error:
         return None, [error.problem.at(row)]
     form = TallyForm(submission_id, station_code, contest_code, submitted_at, (values.get("source") or "").strip()
-                     or None, counts, votes)
+                     or None, dict(zip(COUNT_FIELDS, counts, strict=True)),
+                     {number: vote for (_, number), vote in zip(vote_columns, votes, strict=True) if vote is not None})
     return form, []
 
 
 _REQUIRED_TALLY_COLUMNS = ("submission_id", "station_code", "contest_code", "submitted_at")
 
 
-def _plain_counts(values: Mapping[str, str | None], columns: Sequence[str]) -> dict[str, int | None] | None:
-    """The counts when each is empty or plain digits; None when any needs the general parser."""
-    counts: dict[str, int | None] = {}
+def _plain_ints(values: Mapping[str, str | None], columns: Sequence[str]) -> list[int | None] | None:
+    """Each column's count (None where empty) when all are empty or plain digits; None when any
+    needs the general parser."""
+    counts: list[int | None] = []
     for column in columns:
         text = values.get(column)
         if not text:
-            counts[column] = None
+            counts.append(None)
         elif text.isdecimal():
-            counts[column] = int(text)
+            counts.append(int(text))
         else:
             return None
     return counts
-
-
-def _plain_votes(values: Mapping[str, str | None], columns: Sequence[tuple[str, int]]) -> dict[int, int | None] | None:
-    votes: dict[int, int | None] = {}
-    for column, number in columns:
-        text = values.get(column)
-        if not text:
-            continue
-        if not text.isdecimal():
-            return None
-        votes[number] = int(text)
-    return votes
 
 
 def _parse_tally_row_generally(row: Row) -> tuple[TallyForm | None, list[Problem]]:

@@ -115,13 +115,7 @@ def peer_reference(values: npt.ArrayLike, village_codes: npt.ArrayLike, district
     peers_in_district = np.bincount(district[finite], minlength=district.max() + 1)[district] - finite
     enough = peers_in_district >= min_district_peers
     village = _group_ids(village_codes)
-    order = np.argsort(village, kind="stable")
-    start = np.searchsorted(village[order], np.arange(village.max() + 1))
-    slot = np.empty(n, dtype=np.intp)
-    slot[order] = np.arange(n) - start[village[order]]
-    width = int(slot.max()) + 1
-    members = np.full((village.max() + 1, width), np.nan)
-    members[village, slot] = v
+    members, slot = _group_matrix(v, village)
     peers = members[village]  # each station's village, itself included
     peers[np.arange(n), slot] = np.nan
     village_peers = np.count_nonzero(np.isfinite(peers), axis=1).astype(np.float64)
@@ -142,16 +136,22 @@ def row_nanmedians(matrix: FloatArray) -> FloatArray:
     return np.where(counts > 0, 0.5 * (low + high), np.nan)
 
 
-def _group_medians(values: FloatArray, group: npt.NDArray[np.intp]) -> FloatArray:
-    """Each element's group median over the finite values (for stations that are no peer themselves)."""
-    if values.size == 0:
-        return np.full(values.shape, np.nan)
+def _group_matrix(values: FloatArray, group: npt.NDArray[np.intp]) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+    """The values laid out one row per group (nan-padded), and each element's column in its row."""
     order = np.argsort(group, kind="stable")
     start = np.searchsorted(group[order], np.arange(group.max() + 1))
     slot = np.empty(values.size, dtype=np.intp)
     slot[order] = np.arange(values.size) - start[group[order]]
     members = np.full((group.max() + 1, int(slot.max()) + 1), np.nan)
-    members[group, slot] = np.where(np.isfinite(values), values, np.nan)
+    members[group, slot] = values
+    return members, slot
+
+
+def _group_medians(values: FloatArray, group: npt.NDArray[np.intp]) -> FloatArray:
+    """Each element's group median over the finite values (for stations that are no peer themselves)."""
+    if values.size == 0:
+        return np.full(values.shape, np.nan)
+    members, _ = _group_matrix(np.where(np.isfinite(values), values, np.nan), group)
     return row_nanmedians(members)[group]
 
 

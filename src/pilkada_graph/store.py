@@ -14,9 +14,10 @@ Every feed ends here (through :func:`store_tallies`), inside the caller's transa
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
@@ -80,29 +81,28 @@ class RawSQL:
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.postgres else sql
 
+    @contextlib.contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        cursor = self.connection.connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
-        cursor = self.connection.connection.cursor()
-        try:
+        with self._cursor() as cursor:
             cursor.executemany(self._sql(sql), rows)
-        finally:
-            cursor.close()
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> None:
-        cursor = self.connection.connection.cursor()
-        try:
+        with self._cursor() as cursor:
             cursor.execute(self._sql(sql), tuple(parameters))
-        finally:
-            cursor.close()
 
     def fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cursor = self.connection.connection.cursor()
-        try:
+        with self._cursor() as cursor:
             cursor.execute(self._sql(sql), tuple(parameters))
             return list(cursor.fetchall())
-        finally:
-            cursor.close()
 
     def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
                     on_conflict: str = "") -> None:
@@ -123,22 +123,14 @@ class RawSQL:
         # Unique per process, not per RawSQL: a bundle import stores chunk after chunk in one
         # transaction, and each chunk's staging table lives (ON COMMIT DROP) until its commit.
         staging = f"staging_{table}_{next(_STAGING_NUMBERS)}"
-        cursor = self.connection.connection.cursor()
-        try:
-            cursor.execute(f"CREATE TEMPORARY TABLE {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
-        finally:
-            cursor.close()
+        self.execute(f"CREATE TEMPORARY TABLE {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
         self._copy(staging, names, rows)
         self.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} {on_conflict}")
 
     def _copy(self, table: str, names: str, rows: Sequence[Sequence[Any]]) -> None:
-        cursor = self.connection.connection.cursor()
-        try:
-            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        finally:
-            cursor.close()
+        with self._cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def reserve_ids(self, table: str, count: int) -> list[int]:
         """``count`` fresh primary keys for ``table``.
