@@ -1,6 +1,6 @@
 """Import speed of the demo bundle, against a bare ``executemany`` of the same rows.
 
-    python bench/bench_import.py [--scale kalteng|small] [--stations N] [--postgres URL]
+    python bench/bench_import.py [--scale kalteng|small] [--stations N] [--postgres URL] [--stages]
 
 Baseline (measured in the same run): the stdlib ``sqlite3`` module reads tallies.csv,
 converts the counts to integers and inserts every row into a bare table with one
@@ -16,6 +16,9 @@ runs. A second floor: the same rows into our own ``tallies`` table with no Pytho
 Last, what a clerk waits for: the median latency of one ``Desk.submit_tally`` (a corrected
 revision) into the imported demo, with detection off and with the per-tally checks (region
 checks are debounced off the request path, as in the server); the last column is their ratio.
+
+``--stages`` adds where the SQLite import's time goes (detection off): each phase's function is
+wrapped with a timer for one more import (the timers themselves add a few milliseconds).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import best_of, print_table  # noqa: E402
 
-from pilkada_graph import bundle  # noqa: E402
+from pilkada_graph import bundle, ingest, store  # noqa: E402
 from pilkada_graph.config import Settings  # noqa: E402
 from pilkada_graph.demo import write_demo_bundle  # noqa: E402
 from pilkada_graph.service import Desk  # noqa: E402
@@ -190,6 +193,74 @@ def schema_floor(reference: Path, tallies_csv: Path, scratch: Path) -> float:
     return seconds
 
 
+#: The phases of a tally import, as (module or class, function name, label), in the order they run.
+STAGES: tuple[tuple[object, str, str], ...] = (
+    (bundle, "read_rows", "read the CSV rows"),
+    (ingest, "parse_tally_row", "parse the rows into forms"),
+    (ingest.Catalog, "prefetch_stations", "look up the stations"),
+    (ingest, "validate_tally", "validate the references"),
+    (store, "existing_submissions", "  store: find repeated submission ids"),
+    (store, "_insert_revisions", "  store: insert the revisions"),
+    (store, "_current_revisions", "  store: read the current revisions"),
+    (store, "_write_current_pointers", "  store: upsert the current pointers"),
+    (store, "_result_deltas", "  store: sum the changes per region"),
+    (store, "write_result_deltas", "  store: upsert the region sums"),
+)
+
+
+def _timed_function(function: Callable[..., object], seconds: dict[str, float], label: str) -> Callable[..., object]:
+    def timed(*args: object, **kwargs: object) -> object:
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            seconds[label] += time.perf_counter() - started
+    return timed
+
+
+def _timed_generator(function: Callable[..., object], seconds: dict[str, float], label: str) -> Callable[..., object]:
+    def timed(*args: object, **kwargs: object) -> object:
+        items = iter(function(*args, **kwargs))  # type: ignore[call-overload]
+        while True:
+            started = time.perf_counter()
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+            finally:
+                seconds[label] += time.perf_counter() - started
+            yield item
+    return timed
+
+
+def import_stages(make_url: Callable[[], str], reference: Path, tallies: Path) -> list[tuple[object, ...]]:
+    """One import (detection off) with every phase of :data:`STAGES` timed: (label, seconds, share)."""
+    import inspect
+
+    desk = Desk.open(Settings(database_url=make_url()), with_detection=False)
+    desk.import_bundle(reference)
+    seconds = dict.fromkeys((label for _, _, label in STAGES), 0.0)
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in STAGES]
+    for (owner, name, label), (_, _, function) in zip(STAGES, originals, strict=True):
+        wrap = _timed_generator if inspect.isgeneratorfunction(function) else _timed_function
+        setattr(owner, name, wrap(function, seconds, label))
+    try:
+        started = time.perf_counter()
+        desk.import_bundle(tallies)
+        total = time.perf_counter() - started
+    finally:
+        for owner, name, function in originals:
+            setattr(owner, name, function)
+        desk.engine.dispose()
+    stored = sum(seconds[label] for _, name, label in STAGES if label.startswith("  store"))
+    store_call_seconds = total - sum(v for k, v in seconds.items() if not k.startswith("  store")) - stored
+    rows: list[tuple[object, ...]] = [(label, value, value / total) for label, value in seconds.items()]
+    rows.append(("everything else (preparing revisions, the pointer loop, commit)", store_call_seconds,
+                 store_call_seconds / total))
+    rows.append(("the whole import", total, 1.0))
+    return rows
+
+
 def fresh_postgres(url: str) -> Callable[[], str]:
     import uuid
 
@@ -212,6 +283,7 @@ def main() -> None:
     parser.add_argument("--stations", type=int)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--postgres", help="e.g. postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--stages", action="store_true", help="also print where the SQLite import's time goes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
@@ -235,6 +307,10 @@ def main() -> None:
                              base, n, args.runs)
         print()
         print_table(["what", "seconds", "tallies/s", "rate vs baseline"], rows)
+        if args.stages:
+            print()
+            print_table(["SQLite import, detection off: phase", "seconds", "share"],
+                        import_stages(sqlite_url, reference, tallies))
 
 
 def our_rows(backend: str, make_url: Callable[[], str], folders: tuple[Path, Path, Path], base: float, n: int,

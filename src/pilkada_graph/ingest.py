@@ -31,7 +31,7 @@ from pilkada_graph import bundle
 from pilkada_graph.bundle import COUNT_FIELDS, LEVELS, Row
 from pilkada_graph.models import Candidate, Contest, Region, Station
 from pilkada_graph.rules import FormValues
-from pilkada_graph.store import StoredTally, ValidTally, existing_submissions, store_tallies
+from pilkada_graph.store import RawSQL, StoredTally, ValidTally, chunked, existing_submissions, marks, store_tallies
 
 __all__ = ["StoredTally", "ValidTally", "existing_submissions", "store_tallies"]  # re-exported for feeds
 
@@ -311,17 +311,16 @@ class Catalog:
             return self.stations.get(code)
 
     def prefetch_stations(self, codes: Iterable[str]) -> None:
+        """Look up every code not looked up yet, a chunk of codes per query, through the DBAPI
+        cursor (SQLAlchemy's per-row result processing cost as much as the query itself)."""
         missing = sorted({c for c in codes if c not in self.stations})
-        for start in range(0, len(missing), 900):
-            chunk = missing[start : start + 900]
-            found = self.connection.execute(
-                select(Station.id, Station.code, Station.village_id, Station.registered).where(
-                    Station.code.in_(chunk)
-                )
-            ).all()
-            for s in found:
-                village = self.region_ids[s.village_id]
-                self.stations[s.code] = StationRef(s.code, village.code, s.registered, s.id, s.village_id)
+        raw = RawSQL(self.connection)
+        for chunk in chunked(missing):
+            found = raw.fetchall(
+                f"SELECT id, code, village_id, registered FROM stations WHERE code IN ({marks(len(chunk))})", chunk)
+            for station_id, code, village_id, registered in found:
+                village = self.region_ids[village_id]
+                self.stations[code] = StationRef(code, village.code, registered, station_id, village_id)
             for code in chunk:
                 self.stations.setdefault(code, None)
 
