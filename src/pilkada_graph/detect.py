@@ -8,6 +8,8 @@ After a transaction that stored revisions commits, :meth:`DetectionRunner.tallie
    :class:`~pilkada_graph.detect_types.TallyView` for the whole batch in a few queries;
 2. stores the findings as issues (:func:`pilkada_graph.lifecycle.upsert_runs`), one
    transaction and a few statements for all detectors, then tells ``on_issues_changed`` which issues changed;
+   a batch that found nothing where no issue of these detectors is active stores nothing (no
+   transaction: most submissions);
 3. asks for the region checks of the (region, contest) pairs the batch touched. Requests are
    coalesced for ``debounce`` seconds by a timer thread (a quiet period's burst of
    ``submitTally`` calls makes one run), and a region runs only once ``region_min_reported``
@@ -40,13 +42,22 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, insert
 
 from pilkada_graph import detect_data
-from pilkada_graph.detect_types import ContestView, DetectorSettings, Finding, TallyView, subject_key
+from pilkada_graph.detect_types import (
+    ContestView,
+    DetectorSettings,
+    Finding,
+    StationContext,
+    TallyView,
+    subject_key,
+)
 from pilkada_graph.ingest import Catalog, Progress, is_below
+from pilkada_graph.issues import active_issue_keys
 from pilkada_graph.lifecycle import DetectorRun, Scope, upsert_runs, utc_now
 from pilkada_graph.models import DetectorFailure
 from pilkada_graph.plugins import PluginHost
@@ -58,6 +69,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 IssuesChanged = Callable[[list[int]], None]
+#: What a per-tally hook judges: (tally, previous revision, station context, contest).
+_TallyItem = tuple[TallyView, TallyView | None, StationContext | None, ContestView]
 
 
 @dataclass(frozen=True)
@@ -166,18 +179,36 @@ _workers = threading.local()
 
 def call_with_budget(function: Callable[[], Any], budget: float) -> _Outcome:
     """Run ``function`` in this thread's detector worker; give up on it after ``budget`` seconds."""
+    return calls_with_budget([function], budget)[0]
+
+
+def calls_with_budget(functions: Sequence[Callable[[], Any]], budget: float) -> list[_Outcome]:
+    """Run ``functions`` one after the other in this thread's detector worker, each with ``budget`` seconds.
+
+    All are handed over at once (one hand-over and one wake-up instead of one per function: a
+    submission runs four or five); each one's budget starts when the one before it ended, when
+    it can start. After one overruns, the worker is retired with it and the rest run in a new one.
+    """
+    if not functions:
+        return []
     worker: _Worker | None = getattr(_workers, "worker", None)
     if worker is None:
         worker = _workers.worker = _Worker()
-    future = worker.submit(function)
-    try:
-        return _Outcome(result=future.result(timeout=budget))
-    except FutureTimeout:
-        worker.retire()  # it may never come back: the next call gets a new worker
-        _workers.worker = None
-        return _Outcome(pending=future)  # abandoned: whatever it returns later is not read
-    except BaseException as error:  # noqa: BLE001 - the plugin's own exception
-        return _Outcome(error=error)
+    futures = [worker.submit(function) for function in functions]
+    outcomes: list[_Outcome] = []
+    for n, future in enumerate(futures):
+        try:
+            outcomes.append(_Outcome(result=future.result(timeout=budget)))
+        except FutureTimeout:
+            worker.retire()  # it may never come back: the rest go to a new worker
+            _workers.worker = None
+            for queued in futures[n + 1:]:
+                queued.cancel()
+            outcomes.append(_Outcome(pending=future))  # abandoned: whatever it returns later is not read
+            return outcomes + calls_with_budget(functions[n + 1:], budget)
+        except BaseException as error:  # noqa: BLE001 - the plugin's own exception
+            outcomes.append(_Outcome(error=error))
+    return outcomes
 
 
 def describe_error(error: BaseException) -> str:
@@ -193,6 +224,8 @@ class DetectionRunner:
     def __init__(self, engine: Engine, host: PluginHost, options: RunnerOptions | None = None, *,
                  on_issues_changed: IssuesChanged | None = None) -> None:
         self.engine = engine
+        #: For reads: on SQLite a plain BEGIN, not the writers' BEGIN IMMEDIATE (see :mod:`pilkada_graph.db`).
+        self._reader = engine.execution_options(read_only=True)
         self.host = host
         self.options = options or RunnerOptions()
         self.on_issues_changed = on_issues_changed
@@ -245,7 +278,7 @@ class DetectionRunner:
     def issues_for_tallies(self, tally_ids: Sequence[int]) -> list[int]:
         """Active issues that judged these revisions."""
         found: list[int] = []
-        with self.engine.connect() as connection:
+        with self._reader.connect() as connection:
             raw = RawSQL(connection)
             for chunk in chunked(sorted(tally_ids)):
                 found += (row[0] for row in raw.fetchall(
@@ -260,46 +293,83 @@ class DetectionRunner:
             return self._check_tallies(stored, contests)
 
     def _check_tallies(self, stored: Sequence[StoredTally], contests: Mapping[int, ContestView]) -> list[int]:
-        with self.engine.connect() as connection:
-            views = detect_data.load_tally_views(connection, [s.id for s in stored], contests)
-            previous = detect_data.load_tally_views(
-                connection, [s.previous_id for s in stored if s.previous_id], contests, current={})
-            contexts = detect_data.load_station_contexts(
-                connection, views.values(), {c.code: cid for cid, c in contests.items()})
-        items = [
-            (views[s.id], previous.get(s.previous_id) if s.previous_id else None,
-             contexts[(s.station_code, s.contest_code)], contests[s.contest_id])
-            for s in stored if s.id in views
-        ]
         settings = self.host.enabled_settings()
+        judges = [(impl, names) for impl in self.host.manager.hook.pilkada_check_tally.get_hookimpls()
+                  if (names := self._detectors_of(impl.plugin_name, "tally", settings))]
+        items = self._tally_items(stored, contests, {name for impl, _ in judges for name in impl.argnames})
         batch = _TallyBatch(items)
         failures: list[Failure] = []
-        for impl in self.host.manager.hook.pilkada_check_tally.get_hookimpls():
-            names = self._detectors_of(impl.plugin_name, "tally", settings)
-            if names:
-                self._judge_tallies(impl, names, items, settings, batch, failures)
-        return self._store(batch.runs, failures)
+        if items:
+            self._judge_tallies(judges, items, settings, batch, failures)
+        return self._store_tally_runs(batch.runs, failures)
 
-    def _judge_tallies(self, impl: Any, names: set[str], items: Sequence[tuple[Any, ...]],
+    def _tally_items(self, stored: Sequence[StoredTally], contests: Mapping[int, ContestView],
+                     asked: set[str]) -> list[_TallyItem]:
+        """(tally, previous, station, contest) per revision still stored; the previous revisions and the
+        station contexts are loaded only when a hook asks for them (None otherwise)."""
+        with self._reader.connect() as connection:
+            views = detect_data.load_tally_views(connection, [s.id for s in stored], contests)
+            previous = detect_data.load_tally_views(
+                connection, [s.previous_id for s in stored if s.previous_id], contests,
+                current={}) if "previous" in asked else {}
+            contexts = detect_data.load_station_contexts(
+                connection, views.values(), {c.code: cid for cid, c in contests.items()}) if "station" in asked else {}
+        return [
+            (views[s.id], previous.get(s.previous_id) if s.previous_id else None,
+             contexts.get((s.station_code, s.contest_code)), contests[s.contest_id])
+            for s in stored if s.id in views
+        ]
+
+    def _judge_tallies(self, judges: Sequence[tuple[Any, set[str]]], items: Sequence[_TallyItem],
                        settings: DetectorSettings, batch: _TallyBatch, failures: list[Failure]) -> None:
-        label = ",".join(sorted(names))
+        """Every plugin's hook on every item, the plugins one after another in the worker (one hand-over)."""
         first = items[0][0]
         where = f"{len(items)} revision(s) from tally {first.tally_id} ({first.station_code} {first.contest_code})"
-        outcome = self._call(impl.plugin_name, label, where, self.options.tally_budget, failures,
-                             lambda: [_judge_one(impl, item, settings) for item in items])
-        if outcome is None:
-            return
-        judged: list[str] = []
-        for (view, *_), key, (found, error) in zip(items, batch.subject_keys, outcome, strict=True):
+        ready = [(impl, names, ",".join(sorted(names))) for impl, names in judges]
+        ready = [(impl, names, label) for impl, names, label in ready
+                 if not self._busy(impl.plugin_name, label, where, failures)]
+        outcomes = calls_with_budget([partial(_judge_all, impl, items, settings) for impl, _, _ in ready],
+                                     self.options.tally_budget)
+        for (impl, names, label), outcome in zip(ready, outcomes, strict=True):
+            judged = self._settle(impl.plugin_name, label, where, self.options.tally_budget, failures, outcome)
+            if judged is not None:
+                self._collect(names, label, items, judged, batch, failures)
+
+    @staticmethod
+    def _collect(names: set[str], label: str, items: Sequence[_TallyItem],
+                 judged: Sequence[tuple[Any, BaseException | None]], batch: _TallyBatch,
+                 failures: list[Failure]) -> None:
+        """One plugin's answers on the batch: its valid findings, and what it judged (or failed on)."""
+        keys: list[str] = []
+        for (view, *_), key, (found, error) in zip(items, batch.subject_keys, judged, strict=True):
             if error is not None:
                 failures.append(Failure(label, _tally_label(view), "error", describe_error(error)))
                 continue
-            judged.append(key)
+            keys.append(key)
             if found:  # most revisions are clean: nothing to validate
                 valid, invalid = _validate_tally_findings(found, view, names)
                 failures.extend(Failure(label, _tally_label(view), "invalid", message) for message in invalid)
                 batch.found(valid)
-        batch.judged(names, judged)
+        batch.judged(names, keys)
+
+    def _store_tally_runs(self, runs: Sequence[DetectorRun], failures: Sequence[Failure]) -> list[int]:
+        """Store a batch's findings; nothing at all (no write transaction) when the batch found nothing,
+        failed nowhere and no issue of these detectors is active on its subjects: most batches of a
+        submission. Otherwise each run's scope is trimmed to the subjects with an active issue (read
+        under the write lock): only those can clear, and ``upsert_runs`` then reads only the issues
+        that can change."""
+        if not failures and not any(run.findings for run in runs):
+            with self._reader.connect() as connection:
+                if not active_issue_keys(connection, runs):
+                    return []
+        with self.engine.begin() as connection:
+            active = active_issue_keys(connection, runs)
+            trimmed = [DetectorRun(run.detector, run.findings,
+                                   Scope(run.scope.subject_keys & active.get(run.detector, frozenset())),
+                                   run.tally_ids) for run in runs]
+            changed = upsert_runs(connection, [run for run in trimmed if run.findings or run.scope.subject_keys])
+            record_failures(connection, failures)
+        return changed
 
     # -- region hooks
 
@@ -384,7 +454,7 @@ class DetectionRunner:
             label = ",".join(sorted(names))
             outcome = self._call(impl.plugin_name, label, f"region {region_code} {contest_code}",
                                  self.options.region_budget, failures,
-                                 lambda impl=impl: impl.function(**_arguments(impl, kwargs)))
+                                 partial(_call_region_hook, impl, kwargs))
             if outcome is None:
                 continue
             valid, invalid = _validate_region_findings(outcome, region_code, contest_code, names)
@@ -453,7 +523,7 @@ class DetectionRunner:
     def _contests(self) -> dict[int, ContestView]:
         """Every contest with its candidates, reloaded only when one was added (by any process):
         a submission's checks would otherwise read them all each time."""
-        with self.engine.connect() as connection:
+        with self._reader.connect() as connection:
             stamp = Catalog.reference_stamp(connection)
             if self._contests_cache is None or self._contests_cache[0] != stamp:
                 self._contests_cache = (stamp, detect_data.load_contests(connection))
@@ -466,11 +536,21 @@ class DetectionRunner:
     def _call(self, plugin: str, label: str, where: str, budget: float, failures: list[Failure],
               function: Callable[[], Any]) -> Any | None:
         """The function's result, or None after recording why there is none."""
+        if self._busy(plugin, label, where, failures):
+            return None
+        return self._settle(plugin, label, where, budget, failures, call_with_budget(function, budget))
+
+    def _busy(self, plugin: str, label: str, where: str, failures: list[Failure]) -> bool:
+        """Whether the plugin's previous call is still running (recorded as ``busy``): it is skipped."""
         hung = self._hung.get(plugin)
         if hung is not None and not hung.done():
             failures.append(Failure(label, where, "busy", "skipped: its previous call is still running"))
-            return None
-        outcome = call_with_budget(function, budget)
+            return True
+        return False
+
+    def _settle(self, plugin: str, label: str, where: str, budget: float, failures: list[Failure],
+                outcome: _Outcome) -> Any | None:
+        """The call's result, or None after recording why there is none."""
         if outcome.timed_out:
             self._hung[plugin] = outcome.pending  # type: ignore[assignment]
             failures.append(Failure(label, where, "timeout", f"ran longer than {budget:g} s; result discarded"))
@@ -516,8 +596,8 @@ class _TallyBatch:
             self.findings.setdefault(finding.detector, []).append(finding)
 
     @property
-    def runs(self) -> list[tuple[str, list[Finding], Scope, Mapping[str, int]]]:
-        return [(name, self.findings.get(name, []), Scope(frozenset(keys)), self.tally_ids)
+    def runs(self) -> list[DetectorRun]:
+        return [DetectorRun(name, self.findings.get(name, []), Scope(frozenset(keys)), self.tally_ids)
                 for name, keys in sorted(self.keys.items())]
 
 
@@ -530,19 +610,30 @@ def _timed(seconds: dict[str, float], what: str) -> Iterator[None]:
         seconds[what] += time.perf_counter() - started
 
 
-def _arguments(impl: Any, available: Mapping[str, Any]) -> dict[str, Any]:
-    """Only the arguments the implementation asks for, as pluggy itself would pass them."""
-    return {name: available[name] for name in impl.argnames}
+def _call_region_hook(impl: Any, available: Mapping[str, Any]) -> Any:
+    """The implementation with only the arguments it asks for, as pluggy itself would pass them."""
+    return impl.function(**{name: available[name] for name in impl.argnames})
 
 
-def _judge_one(impl: Any, item: tuple[Any, ...], settings: DetectorSettings
-               ) -> tuple[Any, BaseException | None]:
-    tally, previous, station, contest = item
-    available = {"tally": tally, "previous": previous, "station": station, "contest": contest, "settings": settings}
-    try:
-        return impl.function(**_arguments(impl, available)), None
-    except Exception as error:  # noqa: BLE001 - recorded against this one revision
-        return None, error
+#: Where each argument of ``pilkada_check_tally`` is in ``(*item, settings)``.
+_TALLY_ARGUMENTS = {"tally": 0, "previous": 1, "station": 2, "contest": 3, "settings": 4}
+
+
+def _judge_all(impl: Any, items: Sequence[_TallyItem], settings: DetectorSettings
+               ) -> list[tuple[Any, BaseException | None]]:
+    """One plugin's hook on every item: (its findings, None) or (None, the exception it raised).
+
+    Positional arguments, only those the implementation asks for, as pluggy itself passes them.
+    """
+    function, at = impl.function, [_TALLY_ARGUMENTS[name] for name in impl.argnames]
+    judged: list[tuple[Any, BaseException | None]] = []
+    for item in items:
+        available = (*item, settings)
+        try:
+            judged.append((function(*[available[i] for i in at]), None))
+        except Exception as error:  # noqa: BLE001 - recorded against this one revision
+            judged.append((None, error))
+    return judged
 
 
 def _tally_label(view: TallyView) -> str:

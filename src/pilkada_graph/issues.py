@@ -6,15 +6,18 @@ Storing issues (upsert by detector and subject) and their review lifecycle live 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Select, select
 from sqlalchemy.orm import aliased
 
+from pilkada_graph.lifecycle import DetectorRun
 from pilkada_graph.models import Contest, Issue, Region, Station
+from pilkada_graph.store import IN_CHUNK, RawSQL, chunked, marks
 
 
-def issue_listing_query() -> Select[Any]:
+def issue_listing_query() -> Select[Issue, str, str, str]:
     """Issues with the codes of their contest, region and station, oldest first."""
     region = aliased(Region)
     return (
@@ -61,3 +64,23 @@ def list_issues(connection: Connection, *, status: str | None = None) -> list[di
         query = query.where(Issue.status == status)
     with Session(bind=connection) as session:
         return [issue_as_dict(*row) for row in session.execute(query)]
+
+
+def active_issue_keys(connection: Connection, runs: Sequence[DetectorRun]) -> dict[str, frozenset[str]]:
+    """Detector -> the subject keys of the runs' per-subject scopes that have an active issue of it.
+
+    The only issues a run that no longer finds a problem can clear; one index lookup per
+    (detector, subject) of the unique key, through the DBAPI cursor (a batch has thousands).
+    """
+    keys = sorted({key for run in runs for key in run.scope.subject_keys})
+    detectors = sorted({run.detector for run in runs if run.scope.subject_keys})
+    if not keys or not detectors:
+        return {}
+    raw = RawSQL(connection)
+    found: dict[str, set[str]] = {}
+    for chunk in chunked(keys, IN_CHUNK - len(detectors)):
+        rows = raw.fetchall(f"SELECT detector, subject_key FROM issues WHERE detector IN ({marks(len(detectors))}) "
+                            f"AND subject_key IN ({marks(len(chunk))}) AND active = ?", (*detectors, *chunk, True))
+        for detector, key in rows:
+            found.setdefault(detector, set()).add(key)
+    return {detector: frozenset(keys) for detector, keys in found.items()}

@@ -13,7 +13,7 @@ from pilkada_graph.config import Settings
 from pilkada_graph.detect_types import DetectorInfo, Finding, TallyView
 from pilkada_graph.hookspecs import hookimpl
 from pilkada_graph.models import Issue, IssueEvent, Tally
-from tests.plugins.conftest import OUTLIER, DeskFactory, count, failures, form, issues_of
+from tests.plugins.conftest import CONTEST, OUTLIER, DeskFactory, count, failures, form, issues_of
 
 #: The runner's tests judge the runner: one built-in whose issues they predict (the others, such as
 #: revision-change on a resubmitted form or round-numbers on the tiny hand-made election, would
@@ -202,3 +202,43 @@ def test_evidence_that_is_not_a_number_is_stored_as_null_on_both_backends(
     assert all(i.evidence == {"turnout": None, "ratio": None, "nested": [None, 1.5]} for i in stored)
     assert all(i.score is None for i in stored)
     assert failures(engine) == []  # nothing was recorded as a detector failure
+
+
+def test_a_batch_of_calls_runs_in_turn_and_one_that_overruns_its_budget_leaves_the_rest_to_a_new_worker() -> None:
+    from pilkada_graph.detect import calls_with_budget
+
+    release = threading.Event()
+    ran_in: list[str] = []
+
+    def quick(answer: int) -> int:
+        ran_in.append(threading.current_thread().name + str(id(threading.current_thread())))
+        return answer
+
+    try:
+        first, stuck, after, failing = calls_with_budget(
+            [lambda: quick(1), lambda: release.wait(30), lambda: quick(3), lambda: 1 // 0], 0.2)
+    finally:
+        release.set()
+    assert (first.result, first.timed_out, after.result, after.timed_out) == (1, False, 3, False)
+    assert stuck.timed_out and stuck.pending is not None
+    assert isinstance(failing.error, ZeroDivisionError)
+    assert ran_in[0] != ran_in[1]  # the one after the overrun ran in a fresh worker
+    assert calls_with_budget([], 0.2) == []
+
+
+def test_only_the_active_issues_of_the_judged_subjects_and_detectors_are_read_for_clearing(
+        make_desk: DeskFactory, engine: Engine, election: Path) -> None:
+    from pilkada_graph.issues import active_issue_keys
+    from pilkada_graph.lifecycle import DetectorRun, Scope
+
+    desk = make_desk(builtins=ARITHMETIC_ONLY)
+    desk.import_bundle(election)
+    desk.submit_tally(form("bad-1", "62.71.02.1001.001", valid=150))
+    desk.submit_tally(form("bad-2", "62.71.02.1001.002", valid=150))
+    desk.submit_tally(form("fixed-2", "62.71.02.1001.002", minutes=90))  # its issue cleared: inactive
+    keys = frozenset(f"{CONTEST}/62.71.02.1001.00{n}" for n in (1, 2, 3))
+    runs = [DetectorRun("form-arithmetic", [], Scope(keys)), DetectorRun("other", [], Scope(keys)),
+            DetectorRun("form-arithmetic", [], Scope(contest=CONTEST, region="62.71"))]
+    with engine.connect() as connection:
+        assert active_issue_keys(connection, runs) == {"form-arithmetic": frozenset({f"{CONTEST}/62.71.02.1001.001"})}
+        assert active_issue_keys(connection, runs[2:]) == {}

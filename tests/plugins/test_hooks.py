@@ -96,3 +96,22 @@ def test_hook_pilkada_check_region(make_desk: DeskFactory, engine: Engine, elect
     assert (tallies.invalid_votes[outlier], tallies.district_codes[outlier]) == (60, "62.71.01")
     [issue] = issues_of(engine, "recording")
     assert (issue.subject_code, issue.station_id, issue.evidence) == ("62.71", None, {"n": 16})
+
+
+def test_the_tally_views_the_hook_receives_are_those_their_constructor_makes(
+        make_desk: DeskFactory, election: Path) -> None:
+    from dataclasses import FrozenInstanceError, fields
+
+    import pytest
+
+    recording = Recording()
+    desk = make_desk(recording, builtins=())
+    desk.import_bundle(election)
+    desk.submit_tally(form("fix-1", OUTLIER, votes=(100, 90), invalid=9))
+    names = [f.name for f in fields(TallyView)]
+    for tally in (recording.calls[-1]["tally"], recording.calls[-1]["previous"]):
+        assert sorted(vars(tally)) == sorted(names)
+        rebuilt = TallyView(**{name: getattr(tally, name) for name in names})
+        assert rebuilt == tally and hash(rebuilt) == hash(tally) and replace(tally) == tally
+        with pytest.raises(FrozenInstanceError):
+            tally.voters = 1
