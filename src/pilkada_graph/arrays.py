@@ -126,7 +126,7 @@ def complete_forms(registered: FloatArray, voters: FloatArray, valid: FloatArray
         registered=registered[keep].astype(np.int64), voters=voters[keep].astype(np.int64),
         valid=valid[keep].astype(np.int64), invalid=invalid[keep].astype(np.int64),
         votes=votes[keep].astype(np.int64).reshape(keep.size, len(candidate_names)),
-        candidate_names=tuple(candidate_names), station_codes=tuple(str(station_codes[i]) for i in keep),
+        candidate_names=tuple(candidate_names), station_codes=tuple(str(station_codes[i]) for i in keep.tolist()),
     )
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from scipy.optimize import brentq
@@ -45,6 +46,7 @@ from pilkada_graph.bundle import (
 
 ProgressCallback = Callable[[str, int, int], None]
 DemoRow = dict[str, int | str | None]
+RowT = TypeVar("RowT")
 
 SCALES = ("small", "kalteng", "national")
 #: The two regencies of the ``small`` scale: Sukamara and Lamandau, 279 stations together.
@@ -1068,7 +1070,7 @@ def generate(
     )
 
 
-def reporting(rows: Iterable[DemoRow], phase: str, total: int, progress: ProgressCallback) -> Iterator[DemoRow]:
+def reporting(rows: Iterable[RowT], phase: str, total: int, progress: ProgressCallback) -> Iterator[RowT]:
     """Pass rows through, telling ``progress`` every 50,000 rows and at the end."""
     done = 0
     for done, row in enumerate(rows, start=1):

@@ -18,7 +18,7 @@ issue:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -99,7 +99,7 @@ def score_issues(tampered: TamperedElection, issues: Iterable[IssueRow]) -> Scor
     return result
 
 
-def is_found(anomaly: Anomaly, pairs: set[tuple[str | None, str | None]],
+def is_found(anomaly: Anomaly, pairs: Set[tuple[str | None, str | None]],
              regions: set[tuple[str, str | None]]) -> bool:
     if anomaly.station_code is not None:
         return (anomaly.station_code, anomaly.contest_code) in pairs
@@ -112,7 +112,7 @@ def baseline_flags(tampered: TamperedElection, n_flags: int, seed: int = 0) -> l
     """A plain IsolationForest per contest over every current form; the ``n_flags`` most anomalous."""
     current = _current_rows(tampered.tallies)
     scored: list[tuple[float, str, str]] = []
-    by_contest: dict[str, list[dict[str, object]]] = {}
+    by_contest: dict[str, list[Mapping[str, object]]] = {}
     for row in current:
         by_contest.setdefault(str(row["contest_code"]), []).append(row)
     for contest, rows in sorted(by_contest.items()):
@@ -125,8 +125,8 @@ def baseline_flags(tampered: TamperedElection, n_flags: int, seed: int = 0) -> l
             for s, station, contest in scored[:n_flags]]
 
 
-def _current_rows(tallies: Sequence[dict[str, object]]) -> list[dict[str, object]]:
-    latest: dict[tuple[object, object], dict[str, object]] = {}
+def _current_rows(tallies: Sequence[Mapping[str, object]]) -> list[Mapping[str, object]]:
+    latest: dict[tuple[object, object], Mapping[str, object]] = {}
     for row in tallies:
         key = (row["station_code"], row["contest_code"])
         if key not in latest or str(row["submitted_at"]) >= str(latest[key]["submitted_at"]):
@@ -134,7 +134,7 @@ def _current_rows(tallies: Sequence[dict[str, object]]) -> list[dict[str, object
     return list(latest.values())
 
 
-def _features(rows: Sequence[dict[str, object]]) -> np.ndarray:
+def _features(rows: Sequence[Mapping[str, object]]) -> np.ndarray:
     def column(name: str) -> np.ndarray:
         return np.array([float(r[name]) if r.get(name) not in (None, "") else 0.0 for r in rows])  # type: ignore[arg-type]
 

@@ -271,13 +271,13 @@ class Catalog:
         catalog that will not add regions, contests or candidates."""
         self.connection = connection
         self.stations: dict[str, StationRef | None] = {}
+        self.regions: dict[str, RegionRef] = {}
+        self.region_ids: dict[int, RegionRef] = {}
+        self.contests: dict[str, ContestRef] = {}
         if reference is not None:
             self.regions, self.region_ids = reference.regions, reference.region_ids
             self.contests = reference.contests
             return
-        self.regions: dict[str, RegionRef] = {}
-        self.region_ids: dict[int, RegionRef] = {}
-        self.contests: dict[str, ContestRef] = {}
         self._load_regions_and_contests()
 
     @staticmethod

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 
@@ -129,7 +129,8 @@ class PluginHost:
     def _declare(self) -> dict[str, DetectorConfig]:
         found: dict[str, DetectorConfig] = {}
         for impl in self.manager.hook.pilkada_detectors.get_hookimpls():
-            for info in impl.function() or ():
+            declared = cast("Iterable[object] | None", impl.function())
+            for info in declared or ():
                 if not isinstance(info, DetectorInfo):
                     raise PluginError(f"plugin {impl.plugin_name} declared {info!r}, not a DetectorInfo")
                 if info.name in found:

@@ -459,11 +459,12 @@ def first_page(data: ReportData, lang: str = "id") -> Any:
     """The PDF's first page: title, summary, results and progress as an A4 figure of text."""
     plt, t = _pyplot(), LABELS[lang]
     figure = plt.figure(figsize=(8.27, 11.69))
-    lines = [(f"{t['title']}: {data.region_name} ({data.region_code})", 15, "bold"),
-             (f"{t['contest']}: {data.contest_name}", 9, "normal"),
-             (f"{t['generated']}: {data.generated_at:%Y-%m-%d %H:%M} UTC", 9, "normal"), ("", 6, "normal"),
-             (t["summary"], 12, "bold"), *((line, 9, "normal") for line in summary_lines(data, lang)),
-             ("", 6, "normal"), (t["results"], 12, "bold")]
+    lines: list[tuple[str, float, str]] = [
+        (f"{t['title']}: {data.region_name} ({data.region_code})", 15, "bold"),
+        (f"{t['contest']}: {data.contest_name}", 9, "normal"),
+        (f"{t['generated']}: {data.generated_at:%Y-%m-%d %H:%M} UTC", 9, "normal"), ("", 6, "normal"),
+        (t["summary"], 12, "bold"), *((line, 9, "normal") for line in summary_lines(data, lang)),
+        ("", 6, "normal"), (t["results"], 12, "bold")]
     lines += [(f"{c.number}. {c.name[:60]:<60} {number(c.votes, lang):>12} {percent(c.share, lang):>8}", 8.5, "mono")
               for c in data.candidates]
     lines += [("", 6, "normal"), (t["progress"], 12, "bold")]

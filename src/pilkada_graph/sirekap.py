@@ -190,7 +190,7 @@ def parse_station(path: Path, document: Any, contest_code: str, paslon: Mapping[
     if station_code is None or not isinstance(document, dict):
         raise SirekapError(Problem("not-sirekap", "neither a station file (13-digit TPS code) nor a region file",
                                    file=file))
-    part = document.get("tungsura") if isinstance(document.get("tungsura"), dict) else document
+    part = _object_at(document, "tungsura", otherwise=document)
     submitted_at = submitted_at_of(document.get("ts", part.get("ts")), file)
     administrasi = part.get("administrasi") or {}
     counts = {name: _count(administrasi.get(key), key, file) for key, name in ADMINISTRASI_FIELDS.items()}
@@ -261,9 +261,15 @@ def contest_of_candidates(entry: Mapping[str, Any], paslon: Mapping[str, Paslon]
     return f"region:{regions.pop()}"
 
 
+def _object_at(document: Mapping[str, Any], key: str, *, otherwise: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``document[key]`` when it is a JSON object, else ``otherwise``."""
+    value = document.get(key)
+    return value if isinstance(value, dict) else otherwise
+
+
 def _region_recap(code: str, contest: str, submitted_at: datetime, votes: dict[int, int | None],
                   entry: Mapping[str, Any], file: str) -> RecapForm:
-    progress = entry.get("progres") if isinstance(entry.get("progres"), dict) else {}
+    progress = _object_at(entry, "progres", otherwise={})
     counts = {
         "stations_reported": _count(progress.get("progres"), "progres.progres", file),
         "stations_total": _count(progress.get("total"), "progres.total", file),

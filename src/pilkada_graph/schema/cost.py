@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -122,7 +122,7 @@ class _Walk:
         return LIST_ESTIMATES.get((parent.name, node.name.value), DEFAULT_LIST_ESTIMATE)
 
     def first_argument(self, node: FieldNode) -> int:
-        for argument in node.arguments:
+        for argument in node.arguments or ():
             if argument.name.value != "first":
                 continue
             value: Any = None
@@ -249,7 +249,7 @@ class QueryCost(SchemaExtension):
     def __init__(self) -> None:
         self.report: dict[str, Any] | None = None
 
-    def on_execute(self) -> Iterable[None]:
+    def on_execute(self) -> Iterator[None]:
         self._check()
         yield
 

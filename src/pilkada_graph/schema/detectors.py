@@ -36,13 +36,13 @@ class Detector:
     def settings(self, info: Info) -> JSON | None:
         if not info.context.viewer.can_read_settings():
             raise NotAllowed("the settings in force need a reviewer's or an admin's token")
-        return self.settings_in_force
+        return JSON(self.settings_in_force)
 
     @classmethod
     def of(cls, name: str, detector: DetectorConfig, plugin: LoadedPlugin) -> Detector:
         info = detector.info
         return cls(name=name, description=info.description, enabled=detector.enabled, checks=info.checks,
-                   reference=info.reference, next_step=info.next_step, defaults=dict(info.defaults),
+                   reference=info.reference, next_step=info.next_step, defaults=JSON(dict(info.defaults)),
                    settings_in_force=dict(detector.settings),
                    plugin=DetectorPlugin(name=plugin.name, source=plugin.source, version=plugin.version))
 

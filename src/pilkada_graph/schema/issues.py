@@ -157,12 +157,10 @@ async def prefetch_relations(info: Info, issues: list[Issue], wanted: Collection
     names = [name for name in how if name in wanted] if issues else []
     keys = {name: sorted({getattr(i, f"{name}_id") for i in issues} - {None}) for name in names}
     found = await asyncio.gather(*(load_many(how[name][0], keys[name]) for name in names))
+    objects = {name: {key: how[name][1](row) if row else None for key, row in zip(keys[name], rows, strict=True)}
+               for name, rows in zip(names, found, strict=True)}
     for issue in issues:
-        issue.related = {}
-    for name, rows in zip(names, found, strict=True):
-        objects = {key: how[name][1](row) if row else None for key, row in zip(keys[name], rows, strict=True)}
-        for issue in issues:
-            issue.related[name] = objects.get(getattr(issue, f"{name}_id"))
+        issue.related = {name: objects[name].get(getattr(issue, f"{name}_id")) for name in names}
 
 
 async def issue_by_id(info: Info, issue_id: int) -> Issue | None:

@@ -136,7 +136,7 @@ def _named(selections: Sequence[Any], name: str) -> list[Any]:
 
 async def keyset_connection(
     info: Info,
-    statement: Select[Any],
+    statement: Select,
     order: Sequence[Any],
     descending: bool,
     first: int | None,

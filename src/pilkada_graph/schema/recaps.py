@@ -37,7 +37,7 @@ class Recap:
     def from_view(cls, view: RecapView, current: bool) -> Recap:
         return cls(
             contest_code=view.contest_code, level=view.level, submitted_at=view.submitted_at, source=view.source,
-            votes=view.votes, current=current, extra=view.extra, **view.counts,
+            votes=view.votes, current=current, extra=None if view.extra is None else JSON(view.extra), **view.counts,
         )
 
 

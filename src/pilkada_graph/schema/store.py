@@ -91,7 +91,7 @@ def _chunks(keys: Sequence[Any]) -> list[Sequence[Any]]:
 
 
 @cache
-def _select_in(columns: tuple[Any, ...], key_column: Any) -> Select[Any]:
+def _select_in(columns: tuple[Any, ...], key_column: Any) -> Select:
     """``SELECT columns WHERE key_column IN :keys``, built once.
 
     Building a Core statement and its cache key costs several times what SQLite takes to
@@ -110,13 +110,13 @@ def _rows_where_in(connection: Connection, columns: Sequence[Any], key_column: A
 
 
 @cache
-def _select_pairs(columns: tuple[Any, ...], left: Any, right: Any, order: tuple[Any, ...] = ()) -> Select[Any]:
+def _select_pairs(columns: tuple[Any, ...], left: Any, right: Any, order: tuple[Any, ...] = ()) -> Select:
     """``SELECT columns WHERE right = :right AND left IN :lefts [ORDER BY order]``, built once."""
     return (select(*columns).where(right == bindparam("right"), left.in_(bindparam("lefts", expanding=True)))
             .order_by(*order))
 
 
-def _rows_of_pairs(connection: Connection, statement: Select[Any], pairs: Sequence[tuple[int, int]]) -> list[Row]:
+def _rows_of_pairs(connection: Connection, statement: Select, pairs: Sequence[tuple[int, int]]) -> list[Row]:
     """Rows of ``statement`` (from :func:`_select_pairs`) for (left, right) pairs: one run per right
     value (a batch of (station, contest) pairs is a few contests), in chunks of lefts."""
     by_right: dict[int, list[int]] = defaultdict(list)
@@ -200,7 +200,7 @@ def tallies_by_id(connection: Connection, ids: Sequence[int]) -> list[Row]:
 
 
 @cache
-def _current_tallies_statement() -> Select[Any]:
+def _current_tallies_statement() -> Select:
     return (select(*TALLY_COLUMNS).join(CurrentTally, CurrentTally.tally_id == Tally.id)
             .where(CurrentTally.contest_id == bindparam("right"),
                    CurrentTally.station_id.in_(bindparam("lefts", expanding=True))))
@@ -281,7 +281,7 @@ def keyset_after(columns: Sequence[Any], values: Sequence[Any], descending: bool
     return left < right if descending else left > right
 
 
-def page(connection: Connection, statement: Select[Any], order: Sequence[Any], descending: bool,
+def page(connection: Connection, statement: Select, order: Sequence[Any], descending: bool,
          after: Sequence[Any] | None, limit: int) -> list[Row]:
     """One keyset page: ``limit`` rows after the cursor, plus one to tell if there are more."""
     if after is not None:
@@ -290,6 +290,6 @@ def page(connection: Connection, statement: Select[Any], order: Sequence[Any], d
     return list(connection.execute(statement.order_by(*ordering).limit(limit + 1)))
 
 
-def count(connection: Connection, statement: Select[Any]) -> int:
+def count(connection: Connection, statement: Select) -> int:
     """How many rows ``statement`` selects, counted by the database."""
     return int(connection.execute(select(func.count()).select_from(statement.order_by(None).subquery())).scalar_one())

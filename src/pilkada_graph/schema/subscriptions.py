@@ -201,8 +201,8 @@ def progress_renderer(engine: Engine) -> Renderer:
     """One delivery per (region, contest) watched and touched in the batch: its results now."""
 
     async def render(events: Sequence[Event], filters: Mapping[Hashable, Any]) -> list[Delivery | None]:
-        touched = {(region, e.contest_code) for e in events for region in e.region_codes}
-        watched = [key for key in filters if key in touched]
+        touched = {(region, e.contest_code) for e in events if e.contest_code for region in e.region_codes}
+        watched = sorted(touched.intersection(filters))
         info = standalone_info(engine)
         results = await asyncio.gather(*(current_results(info, region, contest) for region, contest in watched))
         return [Delivery(Rendered(r), [key]) for key, r in zip(watched, results, strict=True) if r is not None]
