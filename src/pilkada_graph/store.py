@@ -18,7 +18,6 @@ import contextlib
 import itertools
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -59,9 +58,8 @@ class StoredTally(NamedTuple):
     previous_id: int | None
 
 
-@dataclass
-class ValidTally:
-    """A form whose references were checked: it can be stored."""
+class ValidTally(NamedTuple):
+    """A form whose references were checked: it can be stored (a named tuple: one per row)."""
 
     form: TallyForm
     station: StationRef
@@ -188,11 +186,9 @@ def store_tallies(connection: Connection, tallies: Sequence[ValidTally], catalog
             fresh.setdefault(tally.form.submission_id, tally)
     if not fresh:
         return []
-    batch = sorted(fresh.values(), key=lambda t: (t.form.submitted_at, t.form.submission_id))
     raw = RawSQL(connection)
-    _lock_stations(raw, {t.station.id for t in batch if t.station.id is not None})
-    ids = raw.reserve_ids("tallies", len(batch))
-    prepared = [_Prepared.of(tally_id, tally, raw) for tally_id, tally in zip(ids, batch, strict=True)]
+    _lock_stations(raw, {t.station.id for t in fresh.values() if t.station.id is not None})
+    prepared = _Prepared.in_submission_order(fresh.values(), raw)
     _insert_revisions(raw, prepared)
     return _advance_current(raw, prepared, catalog)
 
@@ -209,12 +205,16 @@ class _Prepared(NamedTuple):
     votes: list[int | None]
 
     @classmethod
-    def of(cls, tally_id: int, tally: ValidTally, raw: RawSQL) -> _Prepared:
+    def in_submission_order(cls, tallies: Iterable[ValidTally], raw: RawSQL) -> list[_Prepared]:
+        """The revisions in the order they were submitted (UTC time, then submission id), with ids
+        reserved in that order: a later revision always has a larger id."""
         from pilkada_graph.ingest import to_utc_naive
 
-        submitted_at, offset = to_utc_naive(tally.form.submitted_at)
-        return cls(tally_id, tally, submitted_at, raw.timestamp(submitted_at), offset,
-                   tally.form.votes_list(len(tally.contest.candidates)))
+        timed = sorted((to_utc_naive(t.form.submitted_at), t.form.submission_id, t) for t in tallies)
+        ids = raw.reserve_ids("tallies", len(timed))
+        return [cls(tally_id, tally, submitted_at, raw.timestamp(submitted_at), offset,
+                    tally.form.votes_list(len(tally.contest.candidates)))
+                for tally_id, ((submitted_at, offset), _, tally) in zip(ids, timed, strict=True)]
 
 
 def _lock_stations(raw: RawSQL, station_ids: set[int]) -> None:
