@@ -252,22 +252,27 @@ class DetectionRunner:
     # -- the Detection protocol of service.Desk
 
     def tallies_stored(self, stored: Sequence[StoredTally], *, progress: Progress | None = None) -> list[int]:
-        """Judge the batch's current revisions, schedule region checks; the revisions' active issue ids."""
+        """Judge the batch's current revisions, schedule region checks; the revisions' active issue ids.
+
+        Its reads share one connection, outside any transaction between statements (a submission
+        would otherwise check out four and begin two transactions)."""
         judged = effective_revisions(stored)
         if not judged:
             return []
         try:
-            contests = self._contests()
-            done = 0
-            for chunk in chunked(judged, self.options.batch_size):
-                self._notify(self.check_tallies(chunk, contests))
-                done += len(chunk)
-                if progress:
-                    progress("per-tally checks", done, len(judged))
-            corrected = self._region_pairs(((s.station_code, s.contest_id) for s in judged if s.previous_id), contests)
-            self.request_regions(self._region_pairs(((s.station_code, s.contest_id) for s in judged), contests),
-                                 corrected=corrected)
-            return self.issues_for_tallies([s.id for s in judged])
+            with self._reader.connect() as reading:
+                contests = self._contests(reading)
+                done = 0
+                for chunk in chunked(judged, self.options.batch_size):
+                    self._notify(self._judged_tallies(chunk, contests, reading))
+                    done += len(chunk)
+                    if progress:
+                        progress("per-tally checks", done, len(judged))
+                corrected = self._region_pairs(((s.station_code, s.contest_id) for s in judged if s.previous_id),
+                                               contests)
+                self.request_regions(self._region_pairs(((s.station_code, s.contest_id) for s in judged), contests),
+                                     corrected=corrected)
+                return self._issues_for_tallies(reading, [s.id for s in judged])
         except Exception:  # the revisions are stored whatever happens here
             log.exception("detection failed after storing %d revision(s)", len(stored))
             return []
@@ -277,48 +282,39 @@ class DetectionRunner:
 
     def issues_for_tallies(self, tally_ids: Sequence[int]) -> list[int]:
         """Active issues that judged these revisions."""
-        found: list[int] = []
         with self._reader.connect() as connection:
-            raw = RawSQL(connection)
-            for chunk in chunked(sorted(tally_ids)):
-                found += (row[0] for row in raw.fetchall(
-                    f"SELECT id FROM issues WHERE tally_id IN ({marks(len(chunk))}) AND active = ?", (*chunk, True)))
+            return self._issues_for_tallies(connection, tally_ids)
+
+    @staticmethod
+    def _issues_for_tallies(connection: Connection, tally_ids: Sequence[int]) -> list[int]:
+        raw = RawSQL(connection)
+        found: list[int] = []
+        for chunk in chunked(sorted(tally_ids)):
+            found += (row[0] for row in raw.fetchall(
+                f"SELECT id FROM issues WHERE tally_id IN ({marks(len(chunk))}) AND active = ?", (*chunk, True)))
         return sorted(found)
 
     # -- per-tally hooks
 
     def check_tallies(self, stored: Sequence[StoredTally], contests: Mapping[int, ContestView]) -> list[int]:
         """Run every ``pilkada_check_tally`` on these (current) revisions; store issues and failures."""
+        with self._reader.connect() as reading:
+            return self._judged_tallies(stored, contests, reading)
+
+    def _judged_tallies(self, stored: Sequence[StoredTally], contests: Mapping[int, ContestView],
+                        reading: Connection) -> list[int]:
+        """:meth:`check_tallies`, reading through ``reading`` (a connection outside any transaction)."""
         with _timed(self.seconds, "tally"):
-            return self._check_tallies(stored, contests)
-
-    def _check_tallies(self, stored: Sequence[StoredTally], contests: Mapping[int, ContestView]) -> list[int]:
-        settings = self.host.enabled_settings()
-        judges = [(impl, names) for impl in self.host.manager.hook.pilkada_check_tally.get_hookimpls()
-                  if (names := self._detectors_of(impl.plugin_name, "tally", settings))]
-        items = self._tally_items(stored, contests, {name for impl, _ in judges for name in impl.argnames})
-        batch = _TallyBatch(items)
-        failures: list[Failure] = []
-        if items:
-            self._judge_tallies(judges, items, settings, batch, failures)
-        return self._store_tally_runs(batch.runs, failures)
-
-    def _tally_items(self, stored: Sequence[StoredTally], contests: Mapping[int, ContestView],
-                     asked: set[str]) -> list[_TallyItem]:
-        """(tally, previous, station, contest) per revision still stored; the previous revisions and the
-        station contexts are loaded only when a hook asks for them (None otherwise)."""
-        with self._reader.connect() as connection:
-            views = detect_data.load_tally_views(connection, [s.id for s in stored], contests)
-            previous = detect_data.load_tally_views(
-                connection, [s.previous_id for s in stored if s.previous_id], contests,
-                current={}) if "previous" in asked else {}
-            contexts = detect_data.load_station_contexts(
-                connection, views.values(), {c.code: cid for cid, c in contests.items()}) if "station" in asked else {}
-        return [
-            (views[s.id], previous.get(s.previous_id) if s.previous_id else None,
-             contexts.get((s.station_code, s.contest_code)), contests[s.contest_id])
-            for s in stored if s.id in views
-        ]
+            settings = self.host.enabled_settings()
+            judges = [(impl, names) for impl in self.host.manager.hook.pilkada_check_tally.get_hookimpls()
+                      if (names := self._detectors_of(impl.plugin_name, "tally", settings))]
+            asked = {name for impl, _ in judges for name in impl.argnames}
+            items = _tally_items(reading, stored, contests, asked)
+            batch = _TallyBatch(items)
+            failures: list[Failure] = []
+            if items:
+                self._judge_tallies(judges, items, settings, batch, failures)
+            return self._store_tally_runs(batch.runs, failures, reading)
 
     def _judge_tallies(self, judges: Sequence[tuple[Any, set[str]]], items: Sequence[_TallyItem],
                        settings: DetectorSettings, batch: _TallyBatch, failures: list[Failure]) -> None:
@@ -352,16 +348,15 @@ class DetectionRunner:
                 batch.found(valid)
         batch.judged(names, keys)
 
-    def _store_tally_runs(self, runs: Sequence[DetectorRun], failures: Sequence[Failure]) -> list[int]:
+    def _store_tally_runs(self, runs: Sequence[DetectorRun], failures: Sequence[Failure],
+                          reading: Connection) -> list[int]:
         """Store a batch's findings; nothing at all (no write transaction) when the batch found nothing,
         failed nowhere and no issue of these detectors is active on its subjects: most batches of a
         submission. Otherwise each run's scope is trimmed to the subjects with an active issue (read
         under the write lock): only those can clear, and ``upsert_runs`` then reads only the issues
         that can change."""
-        if not failures and not any(run.findings for run in runs):
-            with self._reader.connect() as connection:
-                if not active_issue_keys(connection, runs):
-                    return []
+        if not failures and not any(run.findings for run in runs) and not active_issue_keys(reading, runs):
+            return []
         with self.engine.begin() as connection:
             active = active_issue_keys(connection, runs)
             trimmed = [DetectorRun(run.detector, run.findings,
@@ -520,13 +515,17 @@ class DetectionRunner:
 
     # -- shared
 
-    def _contests(self) -> dict[int, ContestView]:
+    def _contests(self, reading: Connection | None = None) -> dict[int, ContestView]:
         """Every contest with its candidates, reloaded only when one was added (by any process):
-        a submission's checks would otherwise read them all each time."""
-        with self._reader.connect() as connection:
-            stamp = Catalog.reference_stamp(connection)
-            if self._contests_cache is None or self._contests_cache[0] != stamp:
-                self._contests_cache = (stamp, detect_data.load_contests(connection))
+        a submission's checks would otherwise read them all each time. ``reading`` is left outside
+        any transaction, as it came."""
+        if reading is None:
+            with self._reader.connect() as connection:
+                return self._contests(connection)
+        stamp = Catalog.reference_stamp(reading)
+        if self._contests_cache is None or self._contests_cache[0] != stamp:
+            self._contests_cache = (stamp, detect_data.load_contests(reading))
+        reading.rollback()  # ends the read transaction those queries began: later reads see new commits
         return self._contests_cache[1]
 
     def _detectors_of(self, plugin: str, checks: str, settings: DetectorSettings) -> set[str]:
@@ -575,6 +574,25 @@ class DetectionRunner:
             except Exception:  # subscribers' trouble is not the detectors'
                 log.exception("on_issues_changed failed")
         return issue_ids
+
+
+def _tally_items(reading: Connection, stored: Sequence[StoredTally], contests: Mapping[int, ContestView],
+                 asked: set[str]) -> list[_TallyItem]:
+    """(tally, previous, station, contest) per revision still stored. The previous revisions come
+    in the same query as the current ones (never one of them: one revision per station and contest
+    is judged, and its previous one is another of that station and contest), and they and the
+    station contexts are loaded only when a hook asks for them (None otherwise)."""
+    current = dict.fromkeys((s.id for s in stored), True)
+    earlier = [s.previous_id for s in stored if s.previous_id] if "previous" in asked else []
+    views = detect_data.load_tally_views(reading, [*current, *earlier], contests, current=current)
+    contexts = detect_data.load_station_contexts(
+        reading, [views[i] for i in current if i in views],
+        {c.code: cid for cid, c in contests.items()}) if "station" in asked else {}
+    return [
+        (views[s.id], views.get(s.previous_id) if s.previous_id and earlier else None,
+         contexts.get((s.station_code, s.contest_code)), contests[s.contest_id])
+        for s in stored if s.id in views
+    ]
 
 
 class _TallyBatch:
