@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from sqlalchemy.orm import aliased
 
 from pilkada_graph.bundle import COUNT_FIELDS
 from pilkada_graph.detect_types import ContestView, RegionSummary, RegionTallies, StationContext, TallyView
-from pilkada_graph.ingest import descendant_range, from_utc_naive
+from pilkada_graph.ingest import descendant_range
 from pilkada_graph.models import Candidate, Contest, CurrentTally, Region, Station
 from pilkada_graph.pubsub import region_codes_of
 from pilkada_graph.rules import FormValues, failed_checks, registered_of
@@ -91,37 +91,53 @@ def tally_view(row: Sequence[Any], contest_code: str, is_current: bool, raw: Raw
     votes = tuple(_json_value(votes) or ())
     form = FormValues(counts, votes)
     province, regency, district, village = region_codes_of(code)
-    return _built_view(
-        tally_id=tally_id,
-        submission_id=submission_id,
-        station_code=code,
-        contest_code=contest_code,
-        village_code=village,
-        district_code=district,
-        regency_code=regency,
-        province_code=province,
-        submitted_at=from_utc_naive(raw.parse_timestamp(submitted_at), offset or 0),
-        received_at=raw.parse_timestamp(received_at).replace(tzinfo=UTC),
-        source=source,
-        votes=votes,
-        registered=registered_for(form, station_registered),
-        failed_checks=tuple(failed_checks(form)),
-        is_current=is_current,
-        extra=_json_value(extra),
+    return _built_view({
         **counts,
-    )
+        "tally_id": tally_id,
+        "submission_id": submission_id,
+        "station_code": code,
+        "contest_code": contest_code,
+        "village_code": village,
+        "district_code": district,
+        "regency_code": regency,
+        "province_code": province,
+        "submitted_at": senders_time(raw.parse_timestamp(submitted_at), offset or 0),
+        "received_at": raw.parse_timestamp(received_at).replace(tzinfo=UTC),
+        "source": source,
+        "votes": votes,
+        "registered": registered_for(form, station_registered),
+        "failed_checks": tuple(failed_checks(form)),
+        "is_current": is_current,
+        "extra": _json_value(extra),
+    })
 
 
-def _built_view(**values: Any) -> TallyView:
+def _built_view(values: dict[str, Any]) -> TallyView:
     """``TallyView(**values)`` given every field, without the frozen dataclass's ``__init__``.
 
     That ``__init__`` sets its 29 fields one ``object.__setattr__`` at a time, a quarter of the cost of
-    a view (one is built per stored revision); filling the instance's ``__dict__`` at once makes the
+    a view (one is built per stored revision); giving the instance its ``__dict__`` at once makes the
     same object (the same fields, equal, hashable, frozen). Every field must be given: no defaults.
     """
     view = object.__new__(TallyView)
-    view.__dict__.update(values)
+    object.__setattr__(view, "__dict__", values)
     return view
+
+
+def senders_time(moment: datetime, offset_minutes: int) -> datetime:
+    """:func:`pilkada_graph.ingest.from_utc_naive` (a stored UTC time as its sender wrote it), with the
+    sender's zone built once per offset rather than once per revision: a third of its cost."""
+    shift, zone = _zones.get(offset_minutes) or _zone(offset_minutes)
+    return (moment + shift).replace(tzinfo=zone)
+
+
+_zones: dict[int, tuple[timedelta, timezone]] = {}
+
+
+def _zone(offset_minutes: int) -> tuple[timedelta, timezone]:
+    shift = timedelta(minutes=offset_minutes)
+    found = _zones[offset_minutes] = (shift, timezone(shift))
+    return found
 
 
 def _json_value(value: Any) -> Any:

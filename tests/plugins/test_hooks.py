@@ -115,3 +115,17 @@ def test_the_tally_views_the_hook_receives_are_those_their_constructor_makes(
         assert rebuilt == tally and hash(rebuilt) == hash(tally) and replace(tally) == tally
         with pytest.raises(FrozenInstanceError):
             tally.voters = 1
+
+
+def test_a_views_submission_time_is_the_senders_as_the_ingest_module_restores_it() -> None:
+    from datetime import datetime
+
+    from pilkada_graph.detect_data import senders_time
+    from pilkada_graph.ingest import from_utc_naive
+
+    stored = datetime(2024, 11, 27, 23, 30, 15, 250)
+    for offset in (0, 420, 480, 540, -180, 345, 840, -720):
+        restored, expected = senders_time(stored, offset), from_utc_naive(stored, offset)
+        assert (restored, restored.utcoffset(), restored.tzinfo, restored.fold) == (
+            expected, expected.utcoffset(), expected.tzinfo, expected.fold)
+        assert restored.isoformat() == expected.isoformat()
