@@ -8,6 +8,7 @@ Each PostgreSQL test gets a schema of its own, so runs never see each other's ro
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -40,9 +41,9 @@ def postgres_admin_url() -> str:
     return url
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A URL whose connections see a fresh, empty schema of their own."""
+@contextlib.contextmanager
+def fresh_postgres_schema() -> Iterator[str]:
+    """A URL whose connections see a fresh, empty schema of their own (dropped afterwards)."""
     admin_url = postgres_admin_url()
     schema = f"t_{uuid.uuid4().hex[:12]}"
     try:
@@ -52,10 +53,19 @@ def postgres_url() -> Iterator[str]:
     except Exception as error:  # noqa: BLE001 - any connection failure means "not available"
         service_unavailable("PostgreSQL", str(error).splitlines()[0])
     separator = "&" if "?" in admin_url else "?"
-    yield f"{admin_url}{separator}options=-csearch_path%3D{schema}"
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    try:
+        yield f"{admin_url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL whose connections see a fresh, empty schema of their own."""
+    with fresh_postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture
@@ -77,6 +87,20 @@ def engine(database_url: str) -> Iterator[Engine]:
     init_database(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def second_engine(database_url: str, tmp_path: Path) -> Iterator[Engine]:
+    """Another empty database on the same backend as ``engine``, to compare two ways of doing one thing."""
+    with contextlib.ExitStack() as stack:
+        if database_url.startswith("sqlite"):
+            url = f"sqlite:///{tmp_path / 'second.db'}"
+        else:
+            url = stack.enter_context(fresh_postgres_schema())
+        engine = make_engine(url)
+        stack.callback(engine.dispose)
+        init_database(engine)
+        yield engine
 
 
 @pytest.fixture

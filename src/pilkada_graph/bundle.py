@@ -121,6 +121,29 @@ def read_rows(path: Path) -> Iterator[Row]:
     Raises :class:`MissingColumnsError` before yielding anything when a required column is
     missing.
     """
+    for chunk in read_chunks(path):
+        yield from chunk.rows()
+
+
+class CellChunk(NamedTuple):
+    """Consecutive data rows of one bundle file as lists of cells, each as wide as the header at
+    least (a short row is padded with empty cells), with the line number ``csv`` gives each (its
+    last line, when a quoted cell spans lines)."""
+
+    file: str
+    header: list[str]
+    lines: list[int]
+    cells: list[list[str]]
+
+    def rows(self) -> list[Row]:
+        return [Row(self.file, line, dict(zip(self.header, cells, strict=False)))
+                for line, cells in zip(self.lines, self.cells, strict=True)]
+
+
+def read_chunks(path: Path, size: int = 10_000) -> Iterator[CellChunk]:
+    """The data rows of one bundle file, ``size`` rows at a time; blank lines are skipped (as
+    ``csv.DictReader`` does). Raises :class:`MissingColumnsError` before yielding anything when a
+    required column is missing."""
     name = path.name
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)  # DictReader's per-row Python costs more than the rest of a row's parsing
@@ -129,12 +152,20 @@ def read_rows(path: Path) -> Iterator[Row]:
         if missing:
             raise MissingColumnsError(name, missing)
         width = len(header)
-        for cells in reader:
-            if not cells:
-                continue  # a blank line, skipped as DictReader does
-            if len(cells) < width:
-                cells += [""] * (width - len(cells))
-            yield Row(name, reader.line_num, dict(zip(header, cells, strict=False)))
+        lines: list[int] = []
+        cells: list[list[str]] = []
+        for row in reader:
+            if not row:
+                continue
+            if len(row) < width:
+                row += [""] * (width - len(row))
+            lines.append(reader.line_num)
+            cells.append(row)
+            if len(cells) >= size:
+                yield CellChunk(name, header, lines, cells)
+                lines, cells = [], []
+        if cells:
+            yield CellChunk(name, header, lines, cells)
 
 
 def write_rows(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> int:

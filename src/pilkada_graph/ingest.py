@@ -6,6 +6,11 @@ that validates references, :func:`validate_tally` and :func:`store_tallies`, whi
 revisions and keeps the region aggregates and current-revision pointers up to date in the
 same transaction. Detection and events happen after commit (see :mod:`pilkada_graph.service`).
 
+One shortcut: a chunk of a bundle's tallies.csv in which nothing needs deciding (plain counts,
+one time layout, valid references, new ids, no stored revision to replace) is stored whole
+columns at a time by :mod:`pilkada_graph.columnar`, which writes the same rows; every other
+chunk, and everything else, comes through this door.
+
 Errors are :class:`Problem` values naming file, line, column and rule, never exceptions
 half-way through a write: an import either stores everything valid or (without
 ``skip_invalid``) nothing at all, because the whole import runs in one transaction that is
@@ -284,9 +289,9 @@ class Catalog:
     def reference_stamp(connection: Connection) -> tuple[Any, ...]:
         """Changes whenever regions, contests or candidates are added (they are never deleted or
         renumbered): three index lookups, cheap enough to check before every reuse."""
-        return tuple(connection.exec_driver_sql(
-            "SELECT (SELECT max(id) FROM regions), (SELECT max(id) FROM contests), "
-            "(SELECT max(id) FROM candidates)").one())
+        (stamp,) = RawSQL(connection).fetchall(
+            "SELECT (SELECT max(id) FROM regions), (SELECT max(id) FROM contests), (SELECT max(id) FROM candidates)")
+        return stamp
 
     def _load_regions_and_contests(self) -> None:
         rows = self.connection.execute(select(Region.id, Region.code, Region.level, Region.parent_id)).all()
@@ -450,12 +455,14 @@ class BundleImporter:
             bundle.CONTESTS: self.import_contests,
             bundle.CANDIDATES: self.import_candidates,
             bundle.STATIONS: self.import_stations,
-            bundle.TALLIES: self.import_tallies,
             bundle.RECAPS: self.import_recaps,
         }
         for name in bundle.present_files(folder):
             try:
-                handlers[name](bundle.read_rows(folder / name))
+                if name == bundle.TALLIES:
+                    self.import_tallies(bundle.read_chunks(folder / name, CHUNK))
+                else:
+                    handlers[name](bundle.read_rows(folder / name))
             except bundle.MissingColumnsError as error:
                 self.report.problems.append(
                     Problem("missing-column", f"missing required column(s) {', '.join(error.columns)}",
@@ -693,16 +700,25 @@ class BundleImporter:
 
     # -- tallies
 
-    def import_tallies(self, rows: Iterator[Row]) -> None:
+    def import_tallies(self, chunks: Iterable[bundle.CellChunk]) -> None:
+        """Each chunk of tallies.csv by the columnar road when it is clean (while writing), else by
+        the row road, which names every problem (:mod:`pilkada_graph.columnar`)."""
+        from pilkada_graph.columnar import store_clean_chunk  # it builds on this module
+
         done = 0
-        for chunk in _chunks(rows, CHUNK):
-            done += self._import_tally_chunk(chunk)
+        for chunk in chunks:
+            stored = store_clean_chunk(self.connection, chunk, self.catalog, self.actor) if self.writing else None
+            if stored is None:
+                self._import_tally_rows(chunk.rows())
+            else:
+                self._count_stored(stored, offered=len(stored))
+            done += len(chunk.cells)
             if self.progress:
                 self.progress("tallies", done, None)
         if self.progress:
             self.progress("tallies", done, done)
 
-    def _import_tally_chunk(self, rows: list[Row]) -> int:
+    def _import_tally_rows(self, rows: list[Row]) -> None:
         parsed: list[tuple[Row, TallyForm]] = []
         for row in rows:
             form, problems = parse_tally_row(row)
@@ -712,7 +728,6 @@ class BundleImporter:
                 form.actor = self.actor
                 parsed.append((row, form))
         self.import_forms(parsed)
-        return len(rows)
 
     def import_forms(self, parsed: Sequence[tuple[Row, TallyForm]]) -> None:
         """Validate and store parsed forms; each row is where its form came from, for errors.
@@ -728,10 +743,13 @@ class BundleImporter:
                 continue
             valid.append(ValidTally(form, station, contest))
         if self.writing and valid:
-            stored = store_tallies(self.connection, valid, self.catalog)
-            self.report.tallies.extend(stored)
-            self.report.stored[bundle.TALLIES] += len(stored)
-            self.report.repeats[bundle.TALLIES] += len(valid) - len(stored)
+            self._count_stored(store_tallies(self.connection, valid, self.catalog), offered=len(valid))
+
+    def _count_stored(self, stored: list[StoredTally], *, offered: int) -> None:
+        """Report ``stored`` revisions of ``offered`` valid ones (the rest were repeats)."""
+        self.report.tallies.extend(stored)
+        self.report.stored[bundle.TALLIES] += len(stored)
+        self.report.repeats[bundle.TALLIES] += offered - len(stored)
 
     # -- recaps
 

@@ -187,7 +187,7 @@ def store_tallies(connection: Connection, tallies: Sequence[ValidTally], catalog
     if not fresh:
         return []
     raw = RawSQL(connection)
-    _lock_stations(raw, {t.station.id for t in fresh.values() if t.station.id is not None})
+    lock_stations(raw, {t.station.id for t in fresh.values() if t.station.id is not None})
     prepared = _Prepared.in_submission_order(fresh.values(), raw)
     _insert_revisions(raw, prepared)
     return _advance_current(raw, prepared, catalog)
@@ -217,7 +217,7 @@ class _Prepared(NamedTuple):
                 for tally_id, ((submitted_at, offset), _, tally) in zip(ids, timed, strict=True)]
 
 
-def _lock_stations(raw: RawSQL, station_ids: set[int]) -> None:
+def lock_stations(raw: RawSQL, station_ids: set[int]) -> None:
     # Two processes storing revisions of one station must not both think theirs is the newest.
     if not raw.postgres or not station_ids:
         return
@@ -232,14 +232,14 @@ def _insert_revisions(raw: RawSQL, prepared: Sequence[_Prepared]) -> None:
         form, tally = p.tally.form, p.tally
         rows.append((
             p.id, form.submission_id, tally.station.id, tally.contest.id, p.column_time, p.offset,
-            received_at, form.source, *map(form.counts.get, COUNT_FIELDS), _json_int_list(p.votes),
+            received_at, form.source, *map(form.counts.get, COUNT_FIELDS), json_int_list(p.votes),
             json.dumps(form.extra, ensure_ascii=False) if form.extra is not None else None,
             form.actor, form.token_id,
         ))
     raw.insert_many("tallies", TALLY_COLUMNS, rows)
 
 
-def _json_int_list(values: Sequence[int | None]) -> str:
+def json_int_list(values: Sequence[int | None]) -> str:
     """``json.dumps`` for a list of counts, without its generality (this runs once per revision)."""
     if None not in values:
         return "[" + ",".join(map(str, values)) + "]"
@@ -332,14 +332,15 @@ def _advance_current(raw: RawSQL, prepared: Sequence[_Prepared], catalog: Catalo
             latest[key] = p  # type: ignore[index]
         stored.append(StoredTally(p.id, tally.form.submission_id, key[0], key[1],  # type: ignore[arg-type]
                                   tally.station.code, tally.contest.code, is_current, previous_id))
-    _write_current_pointers(raw, latest)
+    write_current_pointers(raw, [(s, c, p.id, p.column_time) for (s, c), p in latest.items()])
     totals, votes = _result_deltas(latest, before, catalog)
     write_result_deltas(raw, totals, votes)
     return stored
 
 
-def _write_current_pointers(raw: RawSQL, latest: dict[tuple[int, int], _Prepared]) -> None:
-    rows = [(s, c, p.id, p.column_time) for (s, c), p in latest.items()]
+def write_current_pointers(raw: RawSQL, rows: Sequence[tuple[int, int, int, Any]]) -> None:
+    """Point each (station id, contest id) at its current revision: rows of (station id, contest id,
+    tally id, ``submitted_at`` as the column takes it)."""
     raw.insert_many(
         "current_tallies", ("station_id", "contest_id", "tally_id", "submitted_at"), rows,
         "ON CONFLICT (station_id, contest_id) DO UPDATE SET tally_id = excluded.tally_id, "
@@ -352,19 +353,26 @@ def _result_deltas(
     before: dict[tuple[int, int], _Current],
     catalog: Catalog,
 ) -> tuple[dict[tuple[int, int], list[int]], dict[tuple[int, int, int], int]]:
-    """Sum the deltas per village, then carry the sums up one level at a time.
-
-    A delta is one flat list: ``RESULT_COLUMNS`` then the votes of ballot numbers 1, 2, ...
-    Each region's sum is added once into its parent's, so the work is one addition per
-    region touched rather than four per station (a village per station, as in the Russian
-    data, would otherwise quadruple it).
-    """
+    """Sum the deltas per village, then carry the sums up one level at a time (:func:`carry_up`)."""
     level: dict[tuple[str, int], list[int]] = {}
     for key, p in latest.items():
         tally = p.tally
         now = Contribution.of(tally.form.counts, p.votes, tally.station.registered)
         old = before.get(key)
         _accumulate(level, (tally.station.village_code, key[1]), now.minus(old.contribution if old else None))
+    return carry_up(level, catalog)
+
+
+def carry_up(level: dict[tuple[str, int], list[int]], catalog: Catalog
+             ) -> tuple[dict[tuple[int, int], list[int]], dict[tuple[int, int, int], int]]:
+    """From deltas per (village code, contest id) to deltas per (region id, contest id) of every
+    region above them, for :func:`write_result_deltas`.
+
+    A delta is one flat list: ``RESULT_COLUMNS`` then the votes of ballot numbers 1, 2, ...
+    Each region's sum is added once into its parent's, so the work is one addition per
+    region touched rather than four per station (a village per station, as in the Russian
+    data, would otherwise quadruple it).
+    """
     width = len(RESULT_COLUMNS)
     totals: dict[tuple[int, int], list[int]] = {}
     votes: dict[tuple[int, int, int], int] = {}

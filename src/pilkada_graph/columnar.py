@@ -1,0 +1,290 @@
+"""The columnar road: a clean chunk of a bundle's tallies.csv, checked and stored whole columns at a time.
+
+The row road (:func:`pilkada_graph.ingest.parse_tally_row`, :func:`~pilkada_graph.ingest.validate_tally`,
+:func:`~pilkada_graph.store.store_tallies`) builds a form per row and names every problem of every
+row; at a few microseconds per step and row, that Python is most of a bulk import. Most chunks of a
+first load need none of its generality: every count is plain digits, every time is written
+``2024-11-27T13:54:30+07:00``, every reference is valid, every submission id is new and no
+(station, contest) has a stored revision yet. Such a chunk takes this road: the same rules,
+checked on whole columns, and the same rows written (revisions, current pointers, region sums),
+with ordering, pointers and region sums computed on arrays.
+
+Any chunk that is not all of that takes the row road, which is also the only road of
+``submitTally`` and of the Sirekap import. So this road never decides what is valid: it only
+recognises chunks where nothing needs deciding, and returns ``None`` for every other chunk.
+``tests/ingest/test_columnar_road.py`` checks that both roads write the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from itertools import repeat
+from typing import Any, NamedTuple
+
+import numpy as np
+from sqlalchemy import Connection
+
+from pilkada_graph import bundle
+from pilkada_graph.bundle import COUNT_FIELDS, CellChunk
+from pilkada_graph.ingest import Catalog, ContestRef, StationRef, is_below
+from pilkada_graph.store import (
+    TALLY_COLUMNS,
+    RawSQL,
+    StoredTally,
+    carry_up,
+    chunked,
+    existing_submissions,
+    json_int_list,
+    lock_stations,
+    marks,
+    write_current_pointers,
+    write_result_deltas,
+)
+
+#: The one layout of ``submitted_at`` this road reads itself (any other goes the row road).
+_TIME_LAYOUT = "YYYY-MM-DDTHH:MM:SS+HH:MM"
+_SUBMISSION_ID_MAX, _SOURCE_MAX = 200, 40
+
+
+class TallyColumns(NamedTuple):
+    """A chunk's rows as columns, converted: what the row road's forms would hold."""
+
+    submission_ids: list[str]
+    station_codes: list[str]
+    contest_codes: list[str]
+    #: ``submitted_at`` in UTC (``datetime64[us]``) and the sender's UTC offset in minutes.
+    utc: np.ndarray
+    offsets: list[int]
+    sources: list[str | None]
+    counts: dict[str, list[int | None]]
+    #: Per ballot number in the header, the column of its votes (None where empty).
+    votes: dict[int, list[int | None]]
+
+
+def store_clean_chunk(connection: Connection, chunk: CellChunk, catalog: Catalog,
+                      actor: str | None) -> list[StoredTally] | None:
+    """Store ``chunk`` if it is clean (see the module's doc) and return what was stored; otherwise
+    store nothing and return None, for the row road to take it."""
+    columns = parse_columns(chunk)
+    if columns is None:
+        return None
+    references = _references(columns, catalog)
+    if references is None:
+        return None
+    raw = RawSQL(connection)
+    lock_stations(raw, {station.id for station in references.stations if station.id is not None})
+    if not _all_new(raw, columns, references):
+        return None
+    return _store(raw, columns, references, catalog, actor)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_columns(chunk: CellChunk) -> TallyColumns | None:
+    """The chunk converted column by column, or None when any cell needs the row road's parser."""
+    columns = dict(zip(chunk.header, zip(*chunk.cells, strict=False), strict=False))
+    n = len(chunk.cells)
+    if not n or any(name not in columns for name in bundle.REQUIRED_COLUMNS[bundle.TALLIES]):
+        return None
+    empty = ("",) * n
+    submission_ids, station_codes, contest_codes, times = (
+        [value.strip() for value in columns[name]] for name in bundle.REQUIRED_COLUMNS[bundle.TALLIES])
+    if not all(map(all, (submission_ids, station_codes, contest_codes, times))):
+        return None
+    counts = {name: plain_counts(columns.get(name, empty)) for name in COUNT_FIELDS}
+    votes = {number: plain_counts(columns[name]) for name in columns
+             if (number := bundle.candidate_number_of(name)) is not None}
+    utc_and_offsets = utc_times(times)
+    if utc_and_offsets is None or any(c is None for c in counts.values()) or any(v is None for v in votes.values()):
+        return None
+    sources = [value.strip() or None for value in columns.get("source", empty)]
+    return TallyColumns(submission_ids, station_codes, contest_codes, *utc_and_offsets, sources,
+                        counts, votes)  # type: ignore[arg-type]
+
+
+def plain_counts(cells: Sequence[str]) -> list[int | None] | None:
+    """A column of counts (None where empty) when every cell is empty or plain digits, else None:
+    the same test as the row road's short road, made once on the column's concatenation."""
+    joined = "".join(cells)
+    if not joined:
+        return [None] * len(cells)
+    if not joined.isdecimal():
+        return None
+    if "" in cells:
+        return [int(cell) if cell else None for cell in cells]
+    return list(map(int, cells))
+
+
+def utc_times(texts: Sequence[str]) -> tuple[np.ndarray, list[int]] | None:
+    """Times written exactly as ``_TIME_LAYOUT`` -> (UTC as ``datetime64[us]``, offsets in minutes).
+
+    numpy reads the local part (and refuses a day or hour out of range, as ``fromisoformat``
+    does); writing it back must give the same text, so nothing was read loosely. None for any
+    other layout: the row road reads those.
+    """
+    if {len(t) for t in texts} != {len(_TIME_LAYOUT)} or {t[10] + t[19] + t[22] for t in texts} - {"T+:", "T-:"}:
+        return None
+    zones = {t[19:] for t in texts}
+    try:
+        minutes = {zone: _offset_minutes(zone) for zone in zones}
+        local_texts = np.array([t[:19] for t in texts])
+        local = local_texts.astype("datetime64[s]")
+    except ValueError:
+        return None
+    if not (np.datetime_as_string(local, unit="s") == local_texts).all():
+        return None
+    offsets = [minutes[t[19:]] for t in texts]
+    utc = local.astype("datetime64[us]") - np.array(offsets, dtype="timedelta64[m]")
+    return utc, offsets
+
+
+def _offset_minutes(zone: str) -> int:
+    offset = datetime.fromisoformat("2000-01-01T00:00:00" + zone).utcoffset()
+    assert offset is not None
+    return offset // timedelta(minutes=1)
+
+
+# --------------------------------------------------------------------------- references
+
+
+class _References(NamedTuple):
+    stations: list[StationRef]
+    contests: list[ContestRef]
+
+
+def _references(columns: TallyColumns, catalog: Catalog) -> _References | None:
+    """Every row's station and contest when every rule of :func:`~pilkada_graph.ingest.validate_tally`
+    holds for every row; None otherwise (the row road then names the problems)."""
+    if max(map(len, columns.submission_ids)) > _SUBMISSION_ID_MAX:
+        return None
+    if any(source is not None and len(source) > _SOURCE_MAX for source in columns.sources):
+        return None
+    catalog.prefetch_stations(columns.station_codes)
+    stations = list(map(catalog.stations.get, columns.station_codes))
+    contests = list(map(catalog.contests.get, columns.contest_codes))
+    if None in stations or None in contests:
+        return None
+    checked = _References(stations, contests)  # type: ignore[arg-type]
+    if not all(map(is_below, columns.station_codes, (c.region_code for c in checked.contests))):
+        return None
+    if not _votes_within_candidates(columns, checked.contests):
+        return None
+    return checked
+
+
+def _votes_within_candidates(columns: TallyColumns, contests: Sequence[ContestRef]) -> bool:
+    """No row has votes for a ballot number its contest does not have (only the columns of numbers
+    that some contest lacks are read)."""
+    distinct = {contest.code: contest for contest in contests}.values()
+    for number, votes in columns.votes.items():
+        lacking = {contest.code for contest in distinct if number not in contest.candidates}
+        if lacking and any(vote is not None and contest.code in lacking
+                           for vote, contest in zip(votes, contests, strict=True)):
+            return False
+    return True
+
+
+def _all_new(raw: RawSQL, columns: TallyColumns, references: _References) -> bool:
+    """No submission id repeated or already stored, and no (station, contest) with a stored
+    revision: the row road handles repeats and what a revision replaces."""
+    ids = columns.submission_ids
+    if len(set(ids)) != len(ids) or existing_submissions(raw.connection, ids):
+        return False
+    pairs = {(s.id, c.id) for s, c in zip(references.stations, references.contests, strict=True)}
+    for chunk in chunked(sorted({station_id for station_id, _ in pairs})):  # type: ignore[type-var]
+        found = raw.fetchall(
+            f"SELECT station_id, contest_id FROM current_tallies WHERE station_id IN ({marks(len(chunk))})", chunk)
+        if any(tuple(pair) in pairs for pair in found):
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------- storing
+
+
+def _store(raw: RawSQL, columns: TallyColumns, references: _References, catalog: Catalog,
+           actor: str | None) -> list[StoredTally]:
+    """Insert the revisions in submission order, point each pair at its latest, add the region sums."""
+    n = len(columns.submission_ids)
+    keys = list(zip(columns.utc.astype(np.int64).tolist(), columns.submission_ids, strict=True))
+    order = sorted(range(n), key=keys.__getitem__)
+    ids = raw.reserve_ids("tallies", n)
+    times = _column_times(raw, columns.utc)
+    station_ids = [s.id for s in references.stations]
+    contest_ids = [c.id for c in references.contests]
+    _insert_revisions(raw, columns, references, order, ids, times, actor)
+    stored: list[StoredTally] = []
+    latest: dict[tuple[int, int], tuple[int, int]] = {}  # pair -> (tally id, row)
+    for tally_id, i in zip(ids, order, strict=True):
+        pair = (station_ids[i], contest_ids[i])
+        previous = latest.get(pair)  # type: ignore[arg-type]
+        stored.append(StoredTally(tally_id, columns.submission_ids[i], pair[0], pair[1],  # type: ignore[arg-type]
+                                  columns.station_codes[i], columns.contest_codes[i], True,
+                                  previous[0] if previous else None))
+        latest[pair] = (tally_id, i)  # type: ignore[index]
+    write_current_pointers(raw, [(s, c, tally_id, times[i]) for (s, c), (tally_id, i) in latest.items()])
+    write_result_deltas(raw, *carry_up(_village_sums(columns, references, [i for _, i in latest.values()]),
+                                       catalog))
+    return stored
+
+
+def _column_times(raw: RawSQL, utc: np.ndarray) -> list[Any]:
+    """UTC times as the ``submitted_at`` column takes them (:meth:`RawSQL.timestamp`, for a column)."""
+    if raw.postgres:
+        return utc.astype("datetime64[us]").tolist()  # type: ignore[no-any-return]
+    return np.char.replace(np.datetime_as_string(utc, unit="us"), "T", " ").tolist()  # type: ignore[no-any-return]
+
+
+def _insert_revisions(raw: RawSQL, columns: TallyColumns, references: _References, order: Sequence[int],
+                      ids: Sequence[int], times: Sequence[Any], actor: str | None) -> None:
+    """One row per revision, in submission order, built column by column (``TALLY_COLUMNS``)."""
+    def ordered(values: Sequence[Any]) -> list[Any]:
+        return [values[i] for i in order]
+
+    received_at = raw.timestamp(datetime.now(UTC).replace(tzinfo=None))
+    votes = [json_int_list(row) for row in _vote_rows(columns, references.contests)]
+    raw.insert_many("tallies", TALLY_COLUMNS, list(zip(
+        ids, ordered(columns.submission_ids), ordered([s.id for s in references.stations]),
+        ordered([c.id for c in references.contests]), ordered(times), ordered(columns.offsets), repeat(received_at),
+        ordered(columns.sources), *(ordered(columns.counts[name]) for name in COUNT_FIELDS), ordered(votes),
+        repeat(None), repeat(actor), repeat(None),
+    )))
+
+
+def _vote_rows(columns: TallyColumns, contests: Sequence[ContestRef]) -> list[tuple[int | None, ...]]:
+    """Each row's votes for ballot numbers 1..its contest's candidates (None where empty)."""
+    n = len(contests)
+    widest = max((len(c.candidates) for c in contests), default=0)
+    nones: list[int | None] = [None] * n
+    table = list(zip(*(columns.votes.get(number, nones) for number in range(1, widest + 1)), strict=True))
+    return [row[:len(contest.candidates)] for row, contest in zip(table, contests, strict=True)] if widest else [
+        () for _ in contests]
+
+
+def _village_sums(columns: TallyColumns, references: _References, current: Sequence[int]
+                  ) -> dict[tuple[str, int], list[int]]:
+    """What the current revisions add per (village, contest): ``RESULT_COLUMNS`` then the votes per
+    ballot number, as :class:`~pilkada_graph.store.Contribution` counts them (empty counts add 0; the
+    registered voters are DPT + DPTb + DPK, or the station's when the DPT is empty)."""
+    rows = np.array(current, dtype=np.int64)
+
+    def counted(values: Sequence[int | None], empty: int = 0) -> np.ndarray:
+        return np.array([empty if v is None else v for v in values], dtype=np.int64)[rows]
+
+    dpt = counted(columns.counts["dpt"], -1)
+    station_registered = np.array([s.registered or 0 for s in references.stations], dtype=np.int64)[rows]
+    registered = np.where(dpt >= 0, dpt + counted(columns.counts["dptb"]) + counted(columns.counts["dpk"]),
+                          station_registered)
+    widest = max(columns.votes, default=0)
+    votes = [counted(columns.votes.get(number, [None] * len(columns.submission_ids)))
+             for number in range(1, widest + 1)]
+    matrix = np.column_stack([np.ones(len(rows), dtype=np.int64), registered, counted(columns.counts["voters"]),
+                              counted(columns.counts["valid_votes"]), counted(columns.counts["invalid_votes"]),
+                              *votes])
+    keys = [(references.stations[i].village_code, references.contests[i].id) for i in current]
+    index = {key: n for n, key in enumerate(dict.fromkeys(keys))}
+    sums = np.zeros((len(index), matrix.shape[1]), dtype=np.int64)
+    np.add.at(sums, [index[key] for key in keys], matrix)
+    return {key: sums[n].tolist() for key, n in index.items()}  # type: ignore[misc]

@@ -1,0 +1,144 @@
+"""The columnar road stores exactly what the row road stores, and takes only chunks that need no decision."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, select
+
+from pilkada_graph import bundle, columnar, ingest
+from pilkada_graph.bundle import COUNT_FIELDS, CellChunk
+from pilkada_graph.ingest import ImportReport, import_bundle, parse_tally_row, to_utc_naive
+from pilkada_graph.models import Base
+from tests.ingest.helpers import read_csv, write_csv
+
+#: When a row was received is the one thing two imports of the same rows cannot share.
+WHEN_RECEIVED = {"received_at"}
+
+
+def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table but the time each revision was received, in a stable order."""
+    found = {}
+    with engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            columns = [c for c in table.c if c.name not in WHEN_RECEIVED]
+            found[table.name] = sorted((tuple(r) for r in connection.execute(select(*columns))), key=repr)
+    return found
+
+
+def import_counting_roads(engine: Engine, folder: Path, monkeypatch: pytest.MonkeyPatch, *, rows_only: bool,
+                          **options: Any) -> tuple[ImportReport, list[bool]]:
+    """Import ``folder``; the list says, per chunk of tallies, whether the columnar road took it."""
+    taken: list[bool] = []
+    clean_road: Callable[..., Any] = columnar.store_clean_chunk
+
+    def road(*args: Any) -> Any:
+        stored = None if rows_only else clean_road(*args)
+        taken.append(stored is not None)
+        return stored
+
+    with monkeypatch.context() as patch:
+        patch.setattr(columnar, "store_clean_chunk", road)
+        report = import_bundle(engine, folder, actor="clerk", **options)
+    return report, taken
+
+
+def both_roads(engine: Engine, second_engine: Engine, folder: Path, monkeypatch: pytest.MonkeyPatch,
+               **options: Any) -> tuple[tuple[ImportReport, list[bool]], tuple[ImportReport, list[bool]]]:
+    return (import_counting_roads(engine, folder, monkeypatch, rows_only=False, **options),
+            import_counting_roads(second_engine, folder, monkeypatch, rows_only=True, **options))
+
+
+@pytest.mark.parametrize("chunk", [ingest.CHUNK, 97])
+def test_both_roads_store_the_same_rows_and_report_the_same_revisions(
+        engine: Engine, second_engine: Engine, small_bundle: Path, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """In chunks of 97 rows, later chunks hold corrections of forms stored by earlier ones: those take
+    the row road, so both roads meet in one import."""
+    monkeypatch.setattr(ingest, "CHUNK", chunk)
+    (columns, columnar_taken), (rows, row_taken) = both_roads(engine, second_engine, small_bundle, monkeypatch)
+    assert columns.ok and rows.ok, (columns.problems[:3], rows.problems[:3])
+    assert any(columnar_taken) and not any(row_taken)
+    if chunk < ingest.CHUNK:
+        assert not all(columnar_taken), "some chunk should have had a correction of a stored form"
+    assert columns.tallies == rows.tallies
+    assert dict(columns.stored) == dict(rows.stored) and dict(columns.repeats) == dict(rows.repeats)
+    assert snapshot(engine) == snapshot(second_engine)
+
+
+def test_a_chunk_with_a_bad_row_takes_the_row_road_which_names_the_problem(
+        engine: Engine, second_engine: Engine, small_bundle: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "one-bad-row"
+    shutil.copytree(small_bundle, folder)
+    tallies = read_csv(folder / bundle.TALLIES)
+    header = list(tallies[0])
+    tallies[5]["voters"] = "-4"
+    write_csv(folder / bundle.TALLIES, header, [[row[c] for c in header] for row in tallies])
+    (columns, columnar_taken), (rows, _) = both_roads(engine, second_engine, folder, monkeypatch, skip_invalid=True)
+    assert columnar_taken == [False]
+    assert [str(p) for p in columns.problems] == [str(p) for p in rows.problems] == [
+        "tallies.csv: line 7: column voters: negative-count: counts are whole numbers >= 0, got -4"]
+    assert columns.tallies == rows.tallies
+    assert snapshot(engine) == snapshot(second_engine)
+
+
+def test_importing_the_same_tallies_again_takes_the_row_road_and_changes_nothing(
+        engine: Engine, small_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, taken_first = import_counting_roads(engine, small_bundle, monkeypatch, rows_only=False)
+    before = snapshot(engine)
+    again, taken_again = import_counting_roads(engine, small_bundle, monkeypatch, rows_only=False)
+    assert taken_first == [True] and taken_again == [False]
+    assert again.ok and not again.tallies and again.repeats[bundle.TALLIES] == first.stored[bundle.TALLIES]
+    assert snapshot(engine) == before
+
+
+# --------------------------------------------------------------------------- reading columns
+
+CLEAN = st.one_of(st.just(""), st.integers(0, 5000).map(str))
+LAYOUT_TIMES = st.sampled_from(["2024-11-27T15:42:10+07:00", "2024-11-27T23:59:59-03:30", "2024-11-27T00:00:00+00:00"])
+#: What one cell may be spoiled with: counts the short road refuses, times in other layouts, spaces.
+SPOILT = st.sampled_from([" 12", "7 ", "-3", "1.5", "x", "٣", "", " 2024-11-27T15:42:10+08:00",
+                          "2024-11-27 15:42:10+07:00", "2024-11-27T15:42:10Z", "2024-02-30T10:00:00+07:00",
+                          "2024-11-27T15:42:10.5+07:00", "2024-11-27T15:42:10", "yesterday"])
+HEADER = ["submission_id", "station_code", "contest_code", "submitted_at", "source", *COUNT_FIELDS,
+          "votes_1", "votes_2", "votes_3"]
+CLEAN_ROW = st.tuples(st.sampled_from(["", "s-1", " s-2 "]), LAYOUT_TIMES, st.sampled_from(["", "desk", " sirekap "]),
+                      st.lists(CLEAN, min_size=len(HEADER) - 5, max_size=len(HEADER) - 5))
+
+
+def chunk_of(rows: list[list[str]]) -> CellChunk:
+    return CellChunk(bundle.TALLIES, HEADER, list(range(2, 2 + len(rows))), rows)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(CLEAN_ROW, min_size=1, max_size=6),
+       spoilt=st.one_of(st.none(), st.tuples(st.integers(0, 5), st.integers(0, len(HEADER) - 1), SPOILT)))
+def test_columns_are_read_only_where_every_row_reads_the_same_on_the_row_road(
+        rows: list[tuple[str, str, str, list[str]]], spoilt: tuple[int, int, str] | None) -> None:
+    """Clean chunks are read as columns, as the row road reads each row; a chunk with one spoilt
+    cell is either read the same or left to the row road, never read differently."""
+    cells = [[submission or f"row-{n}", "62.71.01.1001.001", "gub-62", submitted_at, source, *counts]
+             for n, (submission, submitted_at, source, counts) in enumerate(rows)]
+    if spoilt is not None:
+        row, column, text = spoilt
+        cells[row % len(cells)][column] = text
+    chunk = chunk_of(cells)
+    columns = columnar.parse_columns(chunk)
+    if spoilt is None:
+        assert columns is not None
+    if columns is None:
+        return  # the row road reads this chunk (whatever it makes of it)
+    for i, row in enumerate(chunk.rows()):
+        form, _ = parse_tally_row(row)
+        assert form is not None, "the columnar road read a row that the row road refuses"
+        assert (columns.submission_ids[i], columns.station_codes[i], columns.contest_codes[i], columns.sources[i]) == (
+            form.submission_id, form.station_code, form.contest_code, form.source)
+        assert (columns.utc[i].item(), columns.offsets[i]) == to_utc_naive(form.submitted_at)
+        assert {name: values[i] for name, values in columns.counts.items()} == form.counts
+        assert {n: v[i] for n, v in columns.votes.items() if v[i] is not None} == form.votes
