@@ -9,28 +9,31 @@ baseline is a ``COPY`` of the same rows into a bare table.
 
 Ours: ``Desk.import_bundle`` of the tallies into a database that already holds the
 regions, contests and stations: parse, validate, store every revision, move the current
-pointers and keep the region aggregates, with detection off and with every built-in
-detector on (split into per-tally and region checks). Each figure is the best of ``--runs``
+pointers and keep the region aggregates, with detection off (also with every chunk forced
+onto the row road, see ``pilkada_graph.columnar``) and with every built-in detector on
+(split into per-tally and region checks). Each figure is the best of ``--runs``
 runs. A second floor: the same rows into our own ``tallies`` table with no Python in between.
 
 Last, what a clerk waits for: the median latency of one ``Desk.submit_tally`` (a corrected
 revision) into the imported demo, with detection off and with the per-tally checks (region
 checks are debounced off the request path, as in the server); the last column is their ratio.
 
-``--stages`` adds where the SQLite import's time goes (detection off): each phase's function is
-wrapped with a timer for one more import (the timers themselves add a few milliseconds).
+``--stages`` adds where the SQLite import's time goes (detection off), by the columnar road and
+by the row road: each phase's function is wrapped with a timer for one more import (the timers
+themselves add a few milliseconds).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import shutil
 import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import best_of, print_table  # noqa: E402
 
-from pilkada_graph import bundle, ingest, store  # noqa: E402
+from pilkada_graph import bundle, columnar, ingest, store  # noqa: E402
 from pilkada_graph.config import Settings  # noqa: E402
 from pilkada_graph.demo import write_demo_bundle  # noqa: E402
 from pilkada_graph.service import Desk  # noqa: E402
@@ -110,13 +113,29 @@ class Timing:
     region_checks: float = 0.0
 
 
-def ours(make_url: Callable[[], str], reference: Path, tallies: Path, detection: bool, runs: int) -> Timing:
+@contextlib.contextmanager
+def row_road_only(only: bool = True) -> Iterator[None]:
+    """While inside, every chunk of tallies takes the row road (``columnar`` declines them all)."""
+    if not only:
+        yield
+        return
+    clean_road = columnar.store_clean_chunk
+    columnar.store_clean_chunk = lambda *args: None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        columnar.store_clean_chunk = clean_road
+
+
+def ours(make_url: Callable[[], str], reference: Path, tallies: Path, detection: bool, runs: int,
+         rows_only: bool = False) -> Timing:
     timings = []
     for _ in range(runs):
         desk = Desk.open(Settings(database_url=make_url()), with_detection=detection)
         desk.import_bundle(reference)
         started = time.perf_counter()
-        report = desk.import_bundle(tallies)
+        with row_road_only(rows_only):
+            report = desk.import_bundle(tallies)
         seconds = time.perf_counter() - started
         assert report.ok and report.stored[bundle.TALLIES] > 0, report.problems[:3]
         split = getattr(desk.detection, "seconds", {})
@@ -193,19 +212,35 @@ def schema_floor(reference: Path, tallies_csv: Path, scratch: Path) -> float:
     return seconds
 
 
-#: The phases of a tally import, as (module or class, function name, label), in the order they run.
-STAGES: tuple[tuple[object, str, str], ...] = (
-    (bundle, "read_rows", "read the CSV rows"),
+#: The phases of a tally import by the columnar road (clean chunks: the Kalteng demo's), as
+#: (module or class, function name, label), in the order they run.
+COLUMNAR_STAGES: tuple[tuple[object, str, str], ...] = (
+    (bundle, "read_chunks", "read the CSV"),
+    (columnar, "parse_columns", "convert the columns"),
+    (columnar, "_references", "look up and check the references"),
+    (columnar, "_all_new", "check that ids and forms are new"),
+    (columnar, "_insert_revisions", "insert the revisions"),
+    (columnar, "write_current_pointers", "upsert the current pointers"),
+    (columnar, "_village_sums", "sum the villages (numpy)"),
+    (columnar, "carry_up", "carry the sums up the tree"),
+    (columnar, "write_result_deltas", "upsert the region sums"),
+)
+#: The same by the row road (any chunk that is not clean, every submitTally).
+ROW_STAGES: tuple[tuple[object, str, str], ...] = (
+    (bundle, "read_chunks", "read the CSV"),
+    (bundle.CellChunk, "rows", "make a row of each line"),
     (ingest, "parse_tally_row", "parse the rows into forms"),
     (ingest.Catalog, "prefetch_stations", "look up the stations"),
     (ingest, "validate_tally", "validate the references"),
     (store, "existing_submissions", "  store: find repeated submission ids"),
     (store, "_insert_revisions", "  store: insert the revisions"),
     (store, "_current_revisions", "  store: read the current revisions"),
-    (store, "_write_current_pointers", "  store: upsert the current pointers"),
+    (store, "write_current_pointers", "  store: upsert the current pointers"),
     (store, "_result_deltas", "  store: sum the changes per region"),
     (store, "write_result_deltas", "  store: upsert the region sums"),
 )
+#: Inside the phases above: the time SQLite itself spends in ``executemany`` (every table's inserts).
+IN_SQLITE = "  of all the above, inside SQLite's executemany"
 
 
 def _timed_function(function: Callable[..., object], seconds: dict[str, float], label: str) -> Callable[..., object]:
@@ -233,31 +268,35 @@ def _timed_generator(function: Callable[..., object], seconds: dict[str, float],
     return timed
 
 
-def import_stages(make_url: Callable[[], str], reference: Path, tallies: Path) -> list[tuple[object, ...]]:
-    """One import (detection off) with every phase of :data:`STAGES` timed: (label, seconds, share)."""
+def import_stages(make_url: Callable[[], str], reference: Path, tallies: Path,
+                  stages: tuple[tuple[object, str, str], ...], rows_only: bool = False) -> list[tuple[object, ...]]:
+    """One import (detection off) with every phase of ``stages`` timed: (label, seconds, share)."""
     import inspect
 
     desk = Desk.open(Settings(database_url=make_url()), with_detection=False)
     desk.import_bundle(reference)
-    seconds = dict.fromkeys((label for _, _, label in STAGES), 0.0)
-    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in STAGES]
-    for (owner, name, label), (_, _, function) in zip(STAGES, originals, strict=True):
+    seconds = dict.fromkeys((label for _, _, label in stages), 0.0)
+    timed = (*stages, (store.RawSQL, "executemany", IN_SQLITE))
+    seconds[IN_SQLITE] = 0.0
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in timed]
+    for (owner, name, label), (_, _, function) in zip(timed, originals, strict=True):
         wrap = _timed_generator if inspect.isgeneratorfunction(function) else _timed_function
         setattr(owner, name, wrap(function, seconds, label))
     try:
         started = time.perf_counter()
-        desk.import_bundle(tallies)
+        with row_road_only(rows_only):
+            desk.import_bundle(tallies)
         total = time.perf_counter() - started
     finally:
         for owner, name, function in originals:
             setattr(owner, name, function)
         desk.engine.dispose()
-    stored = sum(seconds[label] for _, name, label in STAGES if label.startswith("  store"))
-    store_call_seconds = total - sum(v for k, v in seconds.items() if not k.startswith("  store")) - stored
-    rows: list[tuple[object, ...]] = [(label, value, value / total) for label, value in seconds.items()]
-    rows.append(("everything else (preparing revisions, the pointer loop, commit)", store_call_seconds,
-                 store_call_seconds / total))
+    phases = [(label, seconds[label]) for _, _, label in stages]
+    rest = total - sum(value for _, value in phases)
+    rows: list[tuple[object, ...]] = [(label, value, value / total) for label, value in phases]
+    rows.append(("everything else (ordering, pointers and ids in Python, commit)", rest, rest / total))
     rows.append(("the whole import", total, 1.0))
+    rows.append((IN_SQLITE, seconds[IN_SQLITE], seconds[IN_SQLITE] / total))
     return rows
 
 
@@ -308,9 +347,10 @@ def main() -> None:
         print()
         print_table(["what", "seconds", "tallies/s", "rate vs baseline"], rows)
         if args.stages:
-            print()
-            print_table(["SQLite import, detection off: phase", "seconds", "share"],
-                        import_stages(sqlite_url, reference, tallies))
+            for road, stages, rows_only in (("columnar", COLUMNAR_STAGES, False), ("row", ROW_STAGES, True)):
+                print()
+                print_table([f"SQLite import, detection off, the {road} road: phase", "seconds", "share"],
+                            import_stages(sqlite_url, reference, tallies, stages, rows_only))
 
 
 def our_rows(backend: str, make_url: Callable[[], str], folders: tuple[Path, Path, Path], base: float, n: int,
@@ -320,12 +360,15 @@ def our_rows(backend: str, make_url: Callable[[], str], folders: tuple[Path, Pat
     files and tallies :func:`split_bundle` made of it."""
     whole, reference, tallies = folders
     off = ours(make_url, reference, tallies, False, runs)
+    by_rows = ours(make_url, reference, tallies, False, runs, rows_only=True)
     on = ours(make_url, reference, tallies, True, runs)
     with_tally_checks = off.seconds + on.tally_checks
     bare_submit = submission_latency(make_url, whole, detection=False)
     judged_submit = submission_latency(make_url, whole, detection=True)
     return [
         (f"{backend}: import, detection off", off.seconds, n / off.seconds, base / off.seconds),
+        (f"{backend}: import, detection off, the row road only", by_rows.seconds, n / by_rows.seconds,
+         base / by_rows.seconds),
         (f"{backend}: import + per-tally checks", with_tally_checks, n / with_tally_checks, base / with_tally_checks),
         (f"{backend}: import, all detectors", on.seconds, n / on.seconds, base / on.seconds),
         ("  of which per-tally checks", on.tally_checks, "", ""),
