@@ -27,7 +27,7 @@ from sqlalchemy import Connection
 
 from pilkada_graph import bundle
 from pilkada_graph.bundle import COUNT_FIELDS, CellChunk
-from pilkada_graph.ingest import Catalog, ContestRef, StationRef, is_below
+from pilkada_graph.ingest import SAFE_COUNT_DIGITS, Catalog, ContestRef, StationRef, is_below
 from pilkada_graph.store import (
     TALLY_COLUMNS,
     RawSQL,
@@ -110,7 +110,7 @@ def plain_counts(cells: Sequence[str]) -> list[int | None] | None:
     joined = "".join(cells)
     if not joined:
         return [None] * len(cells)
-    if not joined.isdecimal():
+    if not joined.isdecimal() or max(map(len, cells)) > SAFE_COUNT_DIGITS:  # longer: the row road checks the range
         return None
     if "" in cells:
         return [int(cell) if cell else None for cell in cells]

@@ -81,8 +81,15 @@ class InvalidValue(ValueError):
 # --------------------------------------------------------------------------- parsing
 
 
+#: The largest count a column can hold (a 32-bit INTEGER, as PostgreSQL stores it); no station has
+#: a billion voters, so anything above is a misread, rejected rather than failing the write.
+MAX_COUNT = 2_147_483_647
+#: Counts of up to this many digits are under ``MAX_COUNT`` and may skip the range check.
+SAFE_COUNT_DIGITS = len(str(MAX_COUNT)) - 1
+
+
 def parse_count(text: str | int | None, column: str) -> int | None:
-    """A form count: empty -> None; otherwise a whole number >= 0."""
+    """A form count: empty -> None; otherwise a whole number from 0 to :data:`MAX_COUNT`."""
     if text is None or text == "":
         return None
     if isinstance(text, int) and not isinstance(text, bool):
@@ -96,6 +103,8 @@ def parse_count(text: str | int | None, column: str) -> int | None:
             ) from None
     if value < 0:
         raise InvalidValue(Problem("negative-count", f"counts are whole numbers >= 0, got {value}", column))
+    if value > MAX_COUNT:
+        raise InvalidValue(Problem("too-large", f"counts are at most {MAX_COUNT:,}, got {value}", column))
     return value
 
 
@@ -182,14 +191,14 @@ _REQUIRED_TALLY_COLUMNS = ("submission_id", "station_code", "contest_code", "sub
 
 
 def _plain_ints(values: Mapping[str, str | None], columns: Sequence[str]) -> list[int | None] | None:
-    """Each column's count (None where empty) when all are empty or plain digits; None when any
-    needs the general parser."""
+    """Each column's count (None where empty) when all are empty or plain digits short enough to be
+    in range; None when any needs the general parser."""
     counts: list[int | None] = []
     for column in columns:
         text = values.get(column)
         if not text:
             counts.append(None)
-        elif text.isdecimal():
+        elif text.isdecimal() and len(text) <= SAFE_COUNT_DIGITS:
             counts.append(int(text))
         else:
             return None

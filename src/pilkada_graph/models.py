@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     DateTime,
     Float,
@@ -54,6 +55,11 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
+#: The type of every sum over stations: BIGINT, as a sum of 32-bit counts must not overflow where its
+#: counts fit (SQLite's INTEGER already holds 64 bits: declared as such there, no table rebuilt).
+SUM = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Region(Base):
     __tablename__ = "regions"
     __table_args__ = (CheckConstraint("level in ('province','regency','district','village')", name="level"),)
@@ -63,8 +69,9 @@ class Region(Base):
     name: Mapped[str] = mapped_column(String(200))
     level: Mapped[str] = mapped_column(String(10))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
-    stations_total: Mapped[int] = mapped_column(Integer, default=0)
-    registered_total: Mapped[int] = mapped_column(Integer, default=0)
+    #: Sums over the stations below (:data:`SUM`).
+    stations_total: Mapped[int] = mapped_column(SUM, default=0)
+    registered_total: Mapped[int] = mapped_column(SUM, default=0)
 
 
 class Contest(Base):
@@ -157,17 +164,20 @@ class CurrentTally(Base):
 
 
 class RegionResult(Base):
-    """Sums over the current revision of every station below a region, for one contest."""
+    """Sums over the current revision of every station below a region, for one contest.
+
+    The sums are :data:`SUM`: a count is at most ``ingest.MAX_COUNT`` (a 32-bit INTEGER), and a sum of
+    many must not overflow where its counts fit (a misread count of two billion is stored as reported)."""
 
     __tablename__ = "region_results"
 
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
     contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"), primary_key=True)
-    stations_reported: Mapped[int] = mapped_column(Integer, default=0)
-    registered: Mapped[int] = mapped_column(Integer, default=0)
-    voters: Mapped[int] = mapped_column(Integer, default=0)
-    valid_votes: Mapped[int] = mapped_column(Integer, default=0)
-    invalid_votes: Mapped[int] = mapped_column(Integer, default=0)
+    stations_reported: Mapped[int] = mapped_column(SUM, default=0)
+    registered: Mapped[int] = mapped_column(SUM, default=0)
+    voters: Mapped[int] = mapped_column(SUM, default=0)
+    valid_votes: Mapped[int] = mapped_column(SUM, default=0)
+    invalid_votes: Mapped[int] = mapped_column(SUM, default=0)
 
 
 class RegionResultVotes(Base):
@@ -176,7 +186,7 @@ class RegionResultVotes(Base):
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
     contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"), primary_key=True)
     number: Mapped[int] = mapped_column(Integer, primary_key=True)
-    votes: Mapped[int] = mapped_column(Integer, default=0)
+    votes: Mapped[int] = mapped_column(SUM, default=0)
 
 
 class Issue(Base):

@@ -88,6 +88,26 @@ def test_a_chunk_with_a_bad_row_takes_the_row_road_which_names_the_problem(
     assert snapshot(engine) == snapshot(second_engine)
 
 
+@pytest.mark.parametrize(("count", "problems"), [
+    ("2147483647", []),
+    ("12345678901234567890",
+     ["tallies.csv: line 5: column dpt: too-large: counts are at most 2,147,483,647, got 12345678901234567890"]),
+])
+def test_a_count_of_ten_digits_or_more_takes_the_row_road_which_checks_its_range(
+        engine: Engine, second_engine: Engine, small_bundle: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, count: str, problems: list[str]) -> None:
+    folder = tmp_path / "huge-count"
+    shutil.copytree(small_bundle, folder)
+    tallies = read_csv(folder / bundle.TALLIES)
+    header = list(tallies[0])
+    tallies[3]["dpt"] = count
+    write_csv(folder / bundle.TALLIES, header, [[row[c] for c in header] for row in tallies])
+    (columns, columnar_taken), (rows, _) = both_roads(engine, second_engine, folder, monkeypatch, skip_invalid=True)
+    assert columnar_taken == [False]
+    assert [str(p) for p in columns.problems] == [str(p) for p in rows.problems] == problems
+    assert snapshot(engine) == snapshot(second_engine)
+
+
 def test_importing_the_same_tallies_again_takes_the_row_road_and_changes_nothing(
         engine: Engine, small_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first, taken_first = import_counting_roads(engine, small_bundle, monkeypatch, rows_only=False)
@@ -103,7 +123,7 @@ def test_importing_the_same_tallies_again_takes_the_row_road_and_changes_nothing
 CLEAN = st.one_of(st.just(""), st.integers(0, 5000).map(str))
 LAYOUT_TIMES = st.sampled_from(["2024-11-27T15:42:10+07:00", "2024-11-27T23:59:59-03:30", "2024-11-27T00:00:00+00:00"])
 #: What one cell may be spoiled with: counts the short road refuses, times in other layouts, spaces.
-SPOILT = st.sampled_from([" 12", "7 ", "-3", "1.5", "x", "٣", "", " 2024-11-27T15:42:10+08:00",
+SPOILT = st.sampled_from([" 12", "7 ", "-3", "1.5", "x", "٣", "", "1234567890", " 2024-11-27T15:42:10+08:00",
                           "2024-11-27 15:42:10+07:00", "2024-11-27T15:42:10Z", "2024-02-30T10:00:00+07:00",
                           "2024-11-27T15:42:10.5+07:00", "2024-11-27T15:42:10", "yesterday"])
 HEADER = ["submission_id", "station_code", "contest_code", "submitted_at", "source", *COUNT_FIELDS,
