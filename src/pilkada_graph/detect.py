@@ -62,7 +62,7 @@ from pilkada_graph.lifecycle import DetectorRun, Scope, upsert_runs, utc_now
 from pilkada_graph.models import DetectorFailure
 from pilkada_graph.plugins import PluginHost
 from pilkada_graph.recaps import load_region_recaps
-from pilkada_graph.store import RawSQL, StoredTally, chunked, marks
+from pilkada_graph.store import RawSQL, StoredTally, chunked, lock_stations, marks, replaced_revisions
 
 if TYPE_CHECKING:
     from pilkada_graph.service import Desk
@@ -314,7 +314,9 @@ class DetectionRunner:
             failures: list[Failure] = []
             if items:
                 self._judge_tallies(judges, items, settings, batch, failures)
-            return self._store_tally_runs(batch.runs, failures, reading)
+            pairs = {s.id: (s.station_id, s.contest_id) for s in stored}
+            judged = {key: (*pairs[tally_id], tally_id) for key, tally_id in batch.tally_ids.items()}
+            return self._store_tally_runs(batch.runs, failures, reading, judged)
 
     def _judge_tallies(self, judges: Sequence[tuple[Any, set[str]]], items: Sequence[_TallyItem],
                        settings: DetectorSettings, batch: _TallyBatch, failures: list[Failure]) -> None:
@@ -348,19 +350,28 @@ class DetectionRunner:
                 batch.found(valid)
         batch.judged(names, keys)
 
-    def _store_tally_runs(self, runs: Sequence[DetectorRun], failures: Sequence[Failure],
-                          reading: Connection) -> list[int]:
+    def _store_tally_runs(self, runs: Sequence[DetectorRun], failures: Sequence[Failure], reading: Connection,
+                          judged: Mapping[str, tuple[int, int, int]]) -> list[int]:
         """Store a batch's findings; nothing at all (no write transaction) when the batch found nothing,
         failed nowhere and no issue of these detectors is active on its subjects: most batches of a
         submission. Otherwise each run's scope is trimmed to the subjects with an active issue (read
         under the write lock): only those can clear, and ``upsert_runs`` then reads only the issues
-        that can change."""
+        that can change.
+
+        A subject whose revision was replaced while it was judged (``judged``: key -> station id,
+        contest id, tally id; a newer form stored by another process) is left out altogether: the
+        newer form's judgement stands, neither opened nor cleared by the older one's. On PostgreSQL
+        the stations stay locked ``FOR SHARE`` until the issues are stored, so a newer form waits
+        for them and its own check then sees them."""
         if not failures and not any(run.findings for run in runs) and not active_issue_keys(reading, runs):
             return []
         with self.engine.begin() as connection:
+            raw = RawSQL(connection)
+            lock_stations(raw, {station_id for station_id, _, _ in judged.values()}, share=True)
+            replaced = replaced_revisions(raw, judged)
             active = active_issue_keys(connection, runs)
-            trimmed = [DetectorRun(run.detector, run.findings,
-                                   Scope(run.scope.subject_keys & active.get(run.detector, frozenset())),
+            trimmed = [DetectorRun(run.detector, [f for f in run.findings if f.subject_key not in replaced],
+                                   Scope((run.scope.subject_keys & active.get(run.detector, frozenset())) - replaced),
                                    run.tally_ids) for run in runs]
             changed = upsert_runs(connection, [run for run in trimmed if run.findings or run.scope.subject_keys])
             record_failures(connection, failures)
@@ -504,10 +515,11 @@ class DetectionRunner:
                 raise ValueError(f"no contest {contest!r}")
             current = detect_data.current_tallies(connection, contest_id=contest_id, region_code=region)
         for chunk in chunked(current, self.options.batch_size):
-            stored = [StoredTally(tid, "", 0, cid, code, contests[cid].code, True, None) for tid, code, cid in chunk]
+            stored = [StoredTally(tally_id, "", station_id, contest_id, code, contests[contest_id].code, True, None)
+                      for tally_id, code, contest_id, station_id in chunk]
             summary.issue_ids.update(self._notify(self.check_tallies(stored, contests)))
         summary.tallies = len(current)
-        for region_code, contest_code in sorted(self._region_pairs(((c, i) for _, c, i in current), contests)):
+        for region_code, contest_code in sorted(self._region_pairs(((c, i) for _, c, i, _ in current), contests)):
             summary.issue_ids.update(self._notify(self.check_region(region_code, contest_code, force=True,
                                                                     contests=contests)))
             summary.regions += 1

@@ -313,13 +313,14 @@ def _vote_matrix(rows: Sequence[Sequence[int | None]], width: int) -> np.ndarray
 
 
 def current_tallies(connection: Connection, *, contest_id: int | None = None,
-                    region_code: str | None = None) -> list[tuple[int, str, int]]:
-    """(tally id, station code, contest id) of every current revision, optionally in a contest/region."""
-    query = (select(CurrentTally.tally_id, Station.code, CurrentTally.contest_id)
+                    region_code: str | None = None) -> list[tuple[int, str, int, int]]:
+    """(tally id, station code, contest id, station id) of every current revision, optionally in a
+    contest/region."""
+    query = (select(CurrentTally.tally_id, Station.code, CurrentTally.contest_id, CurrentTally.station_id)
              .join(Station, Station.id == CurrentTally.station_id).order_by(CurrentTally.tally_id))
     if contest_id is not None:
         query = query.where(CurrentTally.contest_id == contest_id)
     if region_code is not None:
         low, high = descendant_range(region_code)
         query = query.where(Station.code >= low, Station.code < high)
-    return [(r.tally_id, r.code, r.contest_id) for r in connection.execute(query)]
+    return [(r.tally_id, r.code, r.contest_id, r.station_id) for r in connection.execute(query)]

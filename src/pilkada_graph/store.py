@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -217,12 +217,30 @@ class _Prepared(NamedTuple):
                 for tally_id, ((submitted_at, offset), _, tally) in zip(ids, timed, strict=True)]
 
 
-def lock_stations(raw: RawSQL, station_ids: set[int]) -> None:
-    # Two processes storing revisions of one station must not both think theirs is the newest.
+def lock_stations(raw: RawSQL, station_ids: set[int], *, share: bool = False) -> None:
+    """On PostgreSQL, lock the stations' rows until the transaction ends (SQLite's writers are one at a time).
+
+    Storing revisions locks them ``FOR UPDATE``: two processes storing revisions of one station must
+    not both think theirs is the newest. Storing a check's issues locks them ``FOR SHARE`` (``share``):
+    no newer revision is stored while the check confirms that its revision is still the current one.
+    """
     if not raw.postgres or not station_ids:
         return
-    for chunk in chunked(sorted(station_ids), 5000):
-        raw.fetchall(f"SELECT id FROM stations WHERE id IN ({marks(len(chunk))}) FOR UPDATE", chunk)
+    mode = "SHARE" if share else "UPDATE"
+    for chunk in chunked(sorted(station_ids), 5000):  # in id order, chunk after chunk: no two lockers deadlock
+        raw.fetchall(f"SELECT id FROM stations WHERE id IN ({marks(len(chunk))}) ORDER BY id FOR {mode}", chunk)
+
+
+def replaced_revisions(raw: RawSQL, judged: Mapping[str, tuple[int, int, int]]) -> set[str]:
+    """The keys of ``judged`` (key -> station id, contest id, tally id) whose revision is no longer the
+    current one of its station and contest: a newer one was stored while it was being judged."""
+    current: dict[tuple[int, int], int] = {}
+    for chunk in chunked(sorted({station_id for station_id, _, _ in judged.values()})):
+        rows = raw.fetchall(f"SELECT station_id, contest_id, tally_id FROM current_tallies "
+                            f"WHERE station_id IN ({marks(len(chunk))})", chunk)
+        current.update(((station_id, contest_id), tally_id) for station_id, contest_id, tally_id in rows)
+    return {key for key, (station_id, contest_id, tally_id) in judged.items()
+            if current.get((station_id, contest_id)) != tally_id}
 
 
 def _insert_revisions(raw: RawSQL, prepared: Sequence[_Prepared]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from pilkada_graph.config import Settings
 from pilkada_graph.detect_types import DetectorInfo, Finding, TallyView
 from pilkada_graph.hookspecs import hookimpl
 from pilkada_graph.models import Issue, IssueEvent, Tally
+from pilkada_graph.service import Desk, NoDetection
+from pilkada_graph.store import StoredTally
 from tests.plugins.conftest import CONTEST, OUTLIER, DeskFactory, count, failures, form, issues_of
 
 #: The runner's tests judge the runner: one built-in whose issues they predict (the others, such as
@@ -242,3 +245,35 @@ def test_only_the_active_issues_of_the_judged_subjects_and_detectors_are_read_fo
     with engine.connect() as connection:
         assert active_issue_keys(connection, runs) == {"form-arithmetic": frozenset({f"{CONTEST}/62.71.02.1001.001"})}
         assert active_issue_keys(connection, runs[2:]) == {}
+
+
+class _Unfinished(NoDetection):
+    """A desk whose checks have not finished yet: it keeps what it was asked to judge."""
+
+    def __init__(self) -> None:
+        self.asked: list[StoredTally] = []
+
+    def tallies_stored(self, stored: Sequence[StoredTally], *, progress: Any = None) -> list[int]:
+        self.asked.extend(stored)
+        return []
+
+
+def test_a_check_that_ends_after_its_form_was_replaced_neither_opens_nor_clears_an_issue(
+        make_desk: DeskFactory, engine: Engine, election: Path) -> None:
+    """Two clerks, two server processes: the check of a form may end after a newer form of the same
+    station was stored and judged. The newer form's judgement stands."""
+    desk = make_desk(builtins=ARITHMETIC_ONLY)
+    desk.import_bundle(election)
+    slow = _Unfinished()
+    other_process = Desk(engine, Settings(database_url="unused"), slow)
+    code = "62.71.02.1001.004"
+    other_process.submit_tally(form("wrong-1", code, minutes=60, valid=200))  # its check is still running
+    assert desk.submit_tally(form("right-1", code, minutes=90)).issue_ids == []
+    desk.detection.tallies_stored(slow.asked)  # the wrong form's check ends now
+    assert issues_of(engine, "form-arithmetic") == []
+    slow.asked.clear()
+    other_process.submit_tally(form("right-2", code, minutes=100))  # its check is still running
+    wrong = desk.submit_tally(form("wrong-2", code, minutes=120, valid=200))
+    desk.detection.tallies_stored(slow.asked)  # the clean form's check ends now
+    [issue] = issues_of(engine, "form-arithmetic")
+    assert wrong.issue_ids == [issue.id] and (issue.status, issue.active) == ("open", True)
