@@ -187,7 +187,7 @@ def parse_tally_row(row: Row) -> tuple[TallyForm | None, list[Problem]]:
     return form, []
 
 
-_REQUIRED_TALLY_COLUMNS = ("submission_id", "station_code", "contest_code", "submitted_at")
+_REQUIRED_TALLY_COLUMNS = bundle.REQUIRED_COLUMNS[bundle.TALLIES]  # in this order: the id, station, contest, time
 
 
 def _plain_ints(values: Mapping[str, str | None], columns: Sequence[str]) -> list[int | None] | None:
