@@ -210,11 +210,12 @@ class _Prepared(NamedTuple):
         reserved in that order: a later revision always has a larger id."""
         from pilkada_graph.ingest import to_utc_naive
 
-        timed = sorted((to_utc_naive(t.form.submitted_at), t.form.submission_id, t) for t in tallies)
+        timed = sorted(((*to_utc_naive(t.form.submitted_at), t) for t in tallies),
+                       key=lambda item: (item[0], item[2].form.submission_id))  # the instant, not its offset
         ids = raw.reserve_ids("tallies", len(timed))
         return [cls(tally_id, tally, submitted_at, raw.timestamp(submitted_at), offset,
                     tally.form.votes_list(len(tally.contest.candidates)))
-                for tally_id, ((submitted_at, offset), _, tally) in zip(ids, timed, strict=True)]
+                for tally_id, (submitted_at, offset, tally) in zip(ids, timed, strict=True)]
 
 
 def lock_stations(raw: RawSQL, station_ids: set[int], *, share: bool = False) -> None:

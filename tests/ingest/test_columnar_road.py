@@ -108,6 +108,27 @@ def test_a_count_of_ten_digits_or_more_takes_the_row_road_which_checks_its_range
     assert snapshot(engine) == snapshot(second_engine)
 
 
+def test_two_forms_of_one_instant_written_in_two_zones_are_ordered_by_submission_id_on_both_roads(
+        engine: Engine, second_engine: Engine, small_bundle: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """14:00+08:00 and 13:00+07:00 are one instant: the later submission id is current, whatever the zones."""
+    folder = tmp_path / "one-instant"
+    shutil.copytree(small_bundle, folder)
+    tallies = read_csv(folder / bundle.TALLIES)
+    header = list(tallies[0])
+    first = tallies[0]
+    tallies += [{**first, "submission_id": "same-instant-a", "submitted_at": "2024-11-28T14:00:00+08:00"},
+                {**first, "submission_id": "same-instant-b", "submitted_at": "2024-11-28T13:00:00+07:00"}]
+    write_csv(folder / bundle.TALLIES, header, [[row[c] for c in header] for row in tallies])
+    (columns, columnar_taken), (rows, _) = both_roads(engine, second_engine, folder, monkeypatch)
+    assert columnar_taken == [True]
+    assert columns.tallies == rows.tallies
+    assert [t.is_current for t in rows.tallies if t.submission_id.startswith("same-instant")] == [True, True]
+    [latest] = [t for t in rows.tallies if t.submission_id == "same-instant-b"]
+    assert latest.previous_id == next(t.id for t in rows.tallies if t.submission_id == "same-instant-a")
+    assert snapshot(engine) == snapshot(second_engine)
+
+
 def test_importing_the_same_tallies_again_takes_the_row_road_and_changes_nothing(
         engine: Engine, small_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first, taken_first = import_counting_roads(engine, small_bundle, monkeypatch, rows_only=False)
