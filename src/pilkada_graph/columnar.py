@@ -214,7 +214,8 @@ def _store(raw: RawSQL, columns: TallyColumns, references: _References, catalog:
     times = _column_times(raw, columns.utc)
     station_ids = [s.id for s in references.stations]
     contest_ids = [c.id for c in references.contests]
-    _insert_revisions(raw, columns, references, order, ids, times, actor)
+    _insert_revisions(raw, columns, order=order, ids=ids, times=times, station_ids=station_ids,
+                      contest_ids=contest_ids, votes=_vote_rows(columns, references.contests), actor=actor)
     stored: list[StoredTally] = []
     latest: dict[tuple[int, int], tuple[int, int]] = {}  # pair -> (tally id, row)
     for tally_id, i in zip(ids, order, strict=True):
@@ -237,30 +238,31 @@ def _column_times(raw: RawSQL, utc: np.ndarray) -> list[Any]:
     return np.char.replace(np.datetime_as_string(utc, unit="us"), "T", " ").tolist()  # type: ignore[no-any-return]
 
 
-def _insert_revisions(raw: RawSQL, columns: TallyColumns, references: _References, order: Sequence[int],
-                      ids: Sequence[int], times: Sequence[Any], actor: str | None) -> None:
-    """One row per revision, in submission order, built column by column (``TALLY_COLUMNS``)."""
+def _insert_revisions(raw: RawSQL, columns: TallyColumns, *, order: Sequence[int], ids: Sequence[int],
+                      times: Sequence[Any], station_ids: Sequence[Any], contest_ids: Sequence[Any],
+                      votes: Sequence[Sequence[int | None]], actor: str | None) -> None:
+    """One row per revision (``TALLY_COLUMNS``), built column by column: the rows taken in submission
+    ``order`` get ``ids``; ``times``, ``station_ids``, ``contest_ids`` and ``votes`` are per row."""
     def ordered(values: Sequence[Any]) -> list[Any]:
         return [values[i] for i in order]
 
     received_at = raw.timestamp(datetime.now(UTC).replace(tzinfo=None))
-    votes = [json_int_list(row) for row in _vote_rows(columns, references.contests)]
     raw.insert_many("tallies", TALLY_COLUMNS, list(zip(
-        ids, ordered(columns.submission_ids), ordered([s.id for s in references.stations]),
-        ordered([c.id for c in references.contests]), ordered(times), ordered(columns.offsets), repeat(received_at),
-        ordered(columns.sources), *(ordered(columns.counts[name]) for name in COUNT_FIELDS), ordered(votes),
+        ids, ordered(columns.submission_ids), ordered(station_ids), ordered(contest_ids), ordered(times),
+        ordered(columns.offsets), repeat(received_at), ordered(columns.sources),
+        *(ordered(columns.counts[name]) for name in COUNT_FIELDS), ordered([json_int_list(row) for row in votes]),
         repeat(None), repeat(actor), repeat(None),
     )))
 
 
 def _vote_rows(columns: TallyColumns, contests: Sequence[ContestRef]) -> list[tuple[int | None, ...]]:
     """Each row's votes for ballot numbers 1..its contest's candidates (None where empty)."""
-    n = len(contests)
     widest = max((len(c.candidates) for c in contests), default=0)
-    nones: list[int | None] = [None] * n
-    table = list(zip(*(columns.votes.get(number, nones) for number in range(1, widest + 1)), strict=True))
-    return [row[:len(contest.candidates)] for row, contest in zip(table, contests, strict=True)] if widest else [
-        () for _ in contests]
+    if not widest:
+        return [() for _ in contests]
+    nones: list[int | None] = [None] * len(contests)
+    table = zip(*(columns.votes.get(number, nones) for number in range(1, widest + 1)), strict=True)
+    return [row[:len(contest.candidates)] for row, contest in zip(table, contests, strict=True)]
 
 
 def _village_sums(columns: TallyColumns, references: _References, current: Sequence[int]
