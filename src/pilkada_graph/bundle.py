@@ -135,9 +135,10 @@ class CellChunk(NamedTuple):
     lines: list[int]
     cells: list[list[str]]
 
-    def rows(self) -> list[Row]:
-        return [Row(self.file, line, dict(zip(self.header, cells, strict=False)))
-                for line, cells in zip(self.lines, self.cells, strict=True)]
+    def rows(self, indices: Iterable[int] | None = None) -> list[Row]:
+        """The chunk's rows (those at ``indices`` only, when given) as :class:`Row` values."""
+        at = range(len(self.cells)) if indices is None else indices
+        return [Row(self.file, self.lines[i], dict(zip(self.header, self.cells[i], strict=False))) for i in at]
 
 
 def read_chunks(path: Path, size: int = 10_000) -> Iterator[CellChunk]:

@@ -10,13 +10,16 @@ checked on whole columns, and the same rows written (revisions, current pointers
 with ordering, pointers and region sums computed on arrays.
 
 Any chunk that is not all of that takes the row road, which is also the only road of
-``submitTally`` and of the Sirekap import. So this road never decides what is valid: it only
-recognises chunks where nothing needs deciding, and returns ``None`` for every other chunk.
+``submitTally`` and of the Sirekap import; in a clean chunk, the forms that have a stored revision
+(corrections of forms in an earlier chunk) or a repeated submission id are left to the row road,
+all rows of a form on one road. So this road never decides what is valid: it only recognises rows
+where nothing needs deciding.
 ``tests/ingest/test_columnar_road.py`` checks that both roads write the same rows.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
@@ -62,10 +65,17 @@ class TallyColumns(NamedTuple):
     votes: dict[int, list[int | None]]
 
 
-def store_clean_chunk(connection: Connection, chunk: CellChunk, catalog: Catalog,
-                      actor: str | None) -> list[StoredTally] | None:
-    """Store ``chunk`` if it is clean (see the module's doc) and return what was stored; otherwise
-    store nothing and return None, for the row road to take it."""
+class Stored(NamedTuple):
+    """What the columnar road stored of a chunk, and the rows (indices) it left to the row road."""
+
+    tallies: list[StoredTally]
+    left: list[int]
+
+
+def store_clean_chunk(connection: Connection, chunk: CellChunk, catalog: Catalog, actor: str | None) -> Stored | None:
+    """Store the clean part of ``chunk`` (see the module's doc) and say which rows are left: the forms
+    (station and contest) with a stored revision, or with a submission id repeated or already stored.
+    None, and nothing stored, when the chunk is not clean or every form is left: the row road takes it all."""
     columns = parse_columns(chunk)
     if columns is None:
         return None
@@ -74,9 +84,12 @@ def store_clean_chunk(connection: Connection, chunk: CellChunk, catalog: Catalog
         return None
     raw = RawSQL(connection)
     lock_stations(raw, {station.id for station in references.stations if station.id is not None})
-    if not _all_new(raw, columns, references):
+    left = _rows_for_the_row_road(raw, columns, references)
+    if len(left) == len(columns.submission_ids):
         return None
-    return _store(raw, columns, references, catalog, actor)
+    if left:
+        columns, references = _without(columns, references, set(left))
+    return Stored(_store(raw, columns, references, catalog, actor), left)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -186,19 +199,36 @@ def _votes_within_candidates(columns: TallyColumns, contests: Sequence[ContestRe
     return True
 
 
-def _all_new(raw: RawSQL, columns: TallyColumns, references: _References) -> bool:
-    """No submission id repeated or already stored, and no (station, contest) with a stored
-    revision: the row road handles repeats and what a revision replaces."""
+def _rows_for_the_row_road(raw: RawSQL, columns: TallyColumns, references: _References) -> list[int]:
+    """Every row of a form (station and contest) that has a stored revision, or that has a row whose
+    submission id is repeated or already stored: the row road handles what a revision replaces, and
+    repeats. A form's rows all take one road, so its revisions keep their order."""
     ids = columns.submission_ids
-    if len(set(ids)) != len(ids) or existing_submissions(raw.connection, ids):
-        return False
-    pairs = {(s.id, c.id) for s, c in zip(references.stations, references.contests, strict=True)}
-    for chunk in chunked(sorted({station_id for station_id, _ in pairs})):  # type: ignore[type-var]
+    forms = [(s.id, c.id) for s, c in zip(references.stations, references.contests, strict=True)]
+    seen = Counter(ids)
+    stored_ids = existing_submissions(raw.connection, ids)
+    left_forms = {form for form, submission in zip(forms, ids, strict=True)
+                  if seen[submission] > 1 or submission in stored_ids}
+    for chunk in chunked(sorted({station_id for station_id, _ in forms})):  # type: ignore[type-var]
         found = raw.fetchall(
             f"SELECT station_id, contest_id FROM current_tallies WHERE station_id IN ({marks(len(chunk))})", chunk)
-        if any(tuple(pair) in pairs for pair in found):
-            return False
-    return True
+        left_forms.update(tuple(pair) for pair in found)
+    return [i for i, form in enumerate(forms) if form in left_forms]
+
+
+def _without(columns: TallyColumns, references: _References, left: set[int]) -> tuple[TallyColumns, _References]:
+    """The columns and references of the rows not in ``left``."""
+    keep = [i for i in range(len(columns.submission_ids)) if i not in left]
+
+    def taken(values: Sequence[Any]) -> list[Any]:
+        return [values[i] for i in keep]
+
+    return TallyColumns(
+        taken(columns.submission_ids), taken(columns.station_codes), taken(columns.contest_codes),
+        columns.utc[keep], taken(columns.offsets), taken(columns.sources),
+        {name: taken(values) for name, values in columns.counts.items()},
+        {number: taken(values) for number, values in columns.votes.items()},
+    ), _References(taken(references.stations), taken(references.contests))
 
 
 # --------------------------------------------------------------------------- storing

@@ -6,10 +6,10 @@ that validates references, :func:`validate_tally` and :func:`store_tallies`, whi
 revisions and keeps the region aggregates and current-revision pointers up to date in the
 same transaction. Detection and events happen after commit (see :mod:`pilkada_graph.service`).
 
-One shortcut: a chunk of a bundle's tallies.csv in which nothing needs deciding (plain counts,
-one time layout, valid references, new ids, no stored revision to replace) is stored whole
-columns at a time by :mod:`pilkada_graph.columnar`, which writes the same rows; every other
-chunk, and everything else, comes through this door.
+One shortcut: the rows of a bundle's tallies.csv in which nothing needs deciding (plain counts,
+one time layout, valid references, new ids, no stored revision to replace) are stored a chunk of
+whole columns at a time by :mod:`pilkada_graph.columnar`, which writes the same rows; every other
+row, and everything else, comes through this door.
 
 Errors are :class:`Problem` values naming file, line, column and rule, never exceptions
 half-way through a write: an import either stores everything valid or (without
@@ -710,17 +710,20 @@ class BundleImporter:
     # -- tallies
 
     def import_tallies(self, chunks: Iterable[bundle.CellChunk]) -> None:
-        """Each chunk of tallies.csv by the columnar road when it is clean (while writing), else by
-        the row road, which names every problem (:mod:`pilkada_graph.columnar`)."""
+        """Each chunk of tallies.csv by the columnar road when it is clean (while writing), except the
+        forms it leaves; those, and every other chunk, by the row road, which names every problem
+        (:mod:`pilkada_graph.columnar`)."""
         from pilkada_graph.columnar import store_clean_chunk  # it builds on this module
 
         done = 0
         for chunk in chunks:
-            stored = store_clean_chunk(self.connection, chunk, self.catalog, self.actor) if self.writing else None
-            if stored is None:
+            clean = store_clean_chunk(self.connection, chunk, self.catalog, self.actor) if self.writing else None
+            if clean is None:
                 self._import_tally_rows(chunk.rows())
             else:
-                self._count_stored(stored, offered=len(stored))
+                self._count_stored(clean.tallies, offered=len(clean.tallies))
+                if clean.left:
+                    self._import_tally_rows(chunk.rows(clean.left))
             done += len(chunk.cells)
             if self.progress:
                 self.progress("tallies", done, None)

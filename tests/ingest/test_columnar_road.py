@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import given, settings
@@ -15,42 +15,62 @@ from sqlalchemy import Engine, select
 from pilkada_graph import bundle, columnar, ingest
 from pilkada_graph.bundle import COUNT_FIELDS, CellChunk
 from pilkada_graph.ingest import ImportReport, import_bundle, parse_tally_row, to_utc_naive
-from pilkada_graph.models import Base
+from pilkada_graph.models import Base, Tally
 from tests.ingest.helpers import read_csv, write_csv
 
-#: When a row was received is the one thing two imports of the same rows cannot share.
-WHEN_RECEIVED = {"received_at"}
+#: What two imports of the same rows need not share: when a revision was received, and its number.
+NOT_COMPARED = {("tallies", "received_at"), ("tallies", "id"), ("recaps", "received_at")}
+
+
+class Roads(NamedTuple):
+    """How many rows of each chunk of tallies each road stored."""
+
+    columnar: list[int]
+    rows: list[int]
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table but the time each revision was received, in a stable order."""
+    """Every row of every table but :data:`NOT_COMPARED`, in a stable order, each revision named by its
+    submission id rather than its number (a chunk that takes both roads numbers its revisions road
+    by road)."""
     found = {}
     with engine.connect() as connection:
+        submission_of = dict(connection.execute(select(Tally.id, Tally.submission_id)).all())
         for table in Base.metadata.sorted_tables:
-            columns = [c for c in table.c if c.name not in WHEN_RECEIVED]
-            found[table.name] = sorted((tuple(r) for r in connection.execute(select(*columns))), key=repr)
+            columns = [c for c in table.c if (table.name, c.name) not in NOT_COMPARED]
+            rows = ([submission_of.get(v) if c.name == "tally_id" else v for c, v in zip(columns, r, strict=True)]
+                    for r in connection.execute(select(*columns)))
+            found[table.name] = sorted((tuple(r) for r in rows), key=repr)
     return found
 
 
+def revisions(report: ImportReport) -> list[tuple[Any, ...]]:
+    """The revisions an import reports, each named by its submission id (see :func:`snapshot`)."""
+    submission_of = {t.id: t.submission_id for t in report.tallies}
+    return sorted((t.submission_id, t.station_id, t.contest_id, t.station_code, t.contest_code, t.is_current,
+                   submission_of.get(t.previous_id)) for t in report.tallies)
+
+
 def import_counting_roads(engine: Engine, folder: Path, monkeypatch: pytest.MonkeyPatch, *, rows_only: bool,
-                          **options: Any) -> tuple[ImportReport, list[bool]]:
-    """Import ``folder``; the list says, per chunk of tallies, whether the columnar road took it."""
-    taken: list[bool] = []
+                          **options: Any) -> tuple[ImportReport, Roads]:
+    """Import ``folder``, counting per chunk of tallies the rows each road took."""
+    roads = Roads([], [])
     clean_road: Callable[..., Any] = columnar.store_clean_chunk
 
-    def road(*args: Any) -> Any:
-        stored = None if rows_only else clean_road(*args)
-        taken.append(stored is not None)
-        return stored
+    def road(connection: Any, chunk: CellChunk, *args: Any) -> Any:
+        clean = None if rows_only else clean_road(connection, chunk, *args)
+        roads.columnar.append(len(clean.tallies) if clean else 0)
+        roads.rows.append(len(clean.left) if clean else len(chunk.cells))
+        return clean
 
     with monkeypatch.context() as patch:
         patch.setattr(columnar, "store_clean_chunk", road)
         report = import_bundle(engine, folder, actor="clerk", **options)
-    return report, taken
+    return report, roads
 
 
 def both_roads(engine: Engine, second_engine: Engine, folder: Path, monkeypatch: pytest.MonkeyPatch,
-               **options: Any) -> tuple[tuple[ImportReport, list[bool]], tuple[ImportReport, list[bool]]]:
+               **options: Any) -> tuple[tuple[ImportReport, Roads], tuple[ImportReport, Roads]]:
     return (import_counting_roads(engine, folder, monkeypatch, rows_only=False, **options),
             import_counting_roads(second_engine, folder, monkeypatch, rows_only=True, **options))
 
@@ -58,15 +78,15 @@ def both_roads(engine: Engine, second_engine: Engine, folder: Path, monkeypatch:
 @pytest.mark.parametrize("chunk", [ingest.CHUNK, 97])
 def test_both_roads_store_the_same_rows_and_report_the_same_revisions(
         engine: Engine, second_engine: Engine, small_bundle: Path, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
-    """In chunks of 97 rows, later chunks hold corrections of forms stored by earlier ones: those take
-    the row road, so both roads meet in one import."""
+    """In chunks of 97 rows, later chunks hold corrections of forms stored by earlier ones: those forms
+    are left to the row road, so both roads meet in one chunk."""
     monkeypatch.setattr(ingest, "CHUNK", chunk)
-    (columns, columnar_taken), (rows, row_taken) = both_roads(engine, second_engine, small_bundle, monkeypatch)
+    (columns, by_columns), (rows, by_rows) = both_roads(engine, second_engine, small_bundle, monkeypatch)
     assert columns.ok and rows.ok, (columns.problems[:3], rows.problems[:3])
-    assert any(columnar_taken) and not any(row_taken)
+    assert sum(by_columns.columnar) > 0 and sum(by_rows.columnar) == 0
     if chunk < ingest.CHUNK:
-        assert not all(columnar_taken), "some chunk should have had a correction of a stored form"
-    assert columns.tallies == rows.tallies
+        assert any(c and r for c, r in zip(*by_columns, strict=True)), "a chunk should have taken both roads"
+    assert revisions(columns) == revisions(rows)
     assert dict(columns.stored) == dict(rows.stored) and dict(columns.repeats) == dict(rows.repeats)
     assert snapshot(engine) == snapshot(second_engine)
 
@@ -80,11 +100,11 @@ def test_a_chunk_with_a_bad_row_takes_the_row_road_which_names_the_problem(
     header = list(tallies[0])
     tallies[5]["voters"] = "-4"
     write_csv(folder / bundle.TALLIES, header, [[row[c] for c in header] for row in tallies])
-    (columns, columnar_taken), (rows, _) = both_roads(engine, second_engine, folder, monkeypatch, skip_invalid=True)
-    assert columnar_taken == [False]
+    (columns, by_columns), (rows, _) = both_roads(engine, second_engine, folder, monkeypatch, skip_invalid=True)
+    assert by_columns.columnar == [0]
     assert [str(p) for p in columns.problems] == [str(p) for p in rows.problems] == [
         "tallies.csv: line 7: column voters: negative-count: counts are whole numbers >= 0, got -4"]
-    assert columns.tallies == rows.tallies
+    assert revisions(columns) == revisions(rows)
     assert snapshot(engine) == snapshot(second_engine)
 
 
@@ -102,8 +122,8 @@ def test_a_count_of_ten_digits_or_more_takes_the_row_road_which_checks_its_range
     header = list(tallies[0])
     tallies[3]["dpt"] = count
     write_csv(folder / bundle.TALLIES, header, [[row[c] for c in header] for row in tallies])
-    (columns, columnar_taken), (rows, _) = both_roads(engine, second_engine, folder, monkeypatch, skip_invalid=True)
-    assert columnar_taken == [False]
+    (columns, by_columns), (rows, _) = both_roads(engine, second_engine, folder, monkeypatch, skip_invalid=True)
+    assert by_columns.columnar == [0]
     assert [str(p) for p in columns.problems] == [str(p) for p in rows.problems] == problems
     assert snapshot(engine) == snapshot(second_engine)
 
@@ -120,9 +140,9 @@ def test_two_forms_of_one_instant_written_in_two_zones_are_ordered_by_submission
     tallies += [{**first, "submission_id": "same-instant-a", "submitted_at": "2024-11-28T14:00:00+08:00"},
                 {**first, "submission_id": "same-instant-b", "submitted_at": "2024-11-28T13:00:00+07:00"}]
     write_csv(folder / bundle.TALLIES, header, [[row[c] for c in header] for row in tallies])
-    (columns, columnar_taken), (rows, _) = both_roads(engine, second_engine, folder, monkeypatch)
-    assert columnar_taken == [True]
-    assert columns.tallies == rows.tallies
+    (columns, by_columns), (rows, _) = both_roads(engine, second_engine, folder, monkeypatch)
+    assert by_columns.columnar == [len(tallies)]
+    assert revisions(columns) == revisions(rows)
     assert [t.is_current for t in rows.tallies if t.submission_id.startswith("same-instant")] == [True, True]
     [latest] = [t for t in rows.tallies if t.submission_id == "same-instant-b"]
     assert latest.previous_id == next(t.id for t in rows.tallies if t.submission_id == "same-instant-a")
@@ -131,10 +151,11 @@ def test_two_forms_of_one_instant_written_in_two_zones_are_ordered_by_submission
 
 def test_importing_the_same_tallies_again_takes_the_row_road_and_changes_nothing(
         engine: Engine, small_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    first, taken_first = import_counting_roads(engine, small_bundle, monkeypatch, rows_only=False)
+    first, first_roads = import_counting_roads(engine, small_bundle, monkeypatch, rows_only=False)
     before = snapshot(engine)
-    again, taken_again = import_counting_roads(engine, small_bundle, monkeypatch, rows_only=False)
-    assert taken_first == [True] and taken_again == [False]
+    again, again_roads = import_counting_roads(engine, small_bundle, monkeypatch, rows_only=False)
+    rows = first.stored[bundle.TALLIES]
+    assert first_roads == Roads([rows], [0]) and again_roads == Roads([0], [rows])
     assert again.ok and not again.tallies and again.repeats[bundle.TALLIES] == first.stored[bundle.TALLIES]
     assert snapshot(engine) == before
 
