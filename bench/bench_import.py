@@ -218,7 +218,7 @@ COLUMNAR_STAGES: tuple[tuple[object, str, str], ...] = (
     (bundle, "read_chunks", "read the CSV"),
     (columnar, "parse_columns", "convert the columns"),
     (columnar, "_references", "look up and check the references"),
-    (columnar, "_all_new", "check that ids and forms are new"),
+    (columnar, "_rows_for_the_row_road", "find the forms left to the row road"),
     (columnar, "_insert_revisions", "insert the revisions"),
     (columnar, "write_current_pointers", "upsert the current pointers"),
     (columnar, "_village_sums", "sum the villages (numpy)"),
