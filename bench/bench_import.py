@@ -222,8 +222,8 @@ COLUMNAR_STAGES: tuple[tuple[object, str, str], ...] = (
     (columnar, "_insert_revisions", "insert the revisions"),
     (columnar, "write_current_pointers", "upsert the current pointers"),
     (columnar, "_village_sums", "sum the villages (numpy)"),
-    (columnar, "carry_up", "carry the sums up the tree"),
-    (columnar, "write_result_deltas", "upsert the region sums"),
+    (store, "carry_up", "carry the sums up the tree (once)"),
+    (store, "write_result_deltas", "upsert the region sums (once)"),
 )
 #: The same by the row road (any chunk that is not clean, every submitTally).
 ROW_STAGES: tuple[tuple[object, str, str], ...] = (
@@ -236,8 +236,9 @@ ROW_STAGES: tuple[tuple[object, str, str], ...] = (
     (store, "_insert_revisions", "  store: insert the revisions"),
     (store, "_current_revisions", "  store: read the current revisions"),
     (store, "write_current_pointers", "  store: upsert the current pointers"),
-    (store, "_result_deltas", "  store: sum the changes per region"),
-    (store, "write_result_deltas", "  store: upsert the region sums"),
+    (store, "_add_changes", "  store: sum the changes per village"),
+    (store, "carry_up", "carry the sums up the tree (once)"),
+    (store, "write_result_deltas", "upsert the region sums (once)"),
 )
 #: Inside the phases above: the time SQLite itself spends in ``executemany`` (every table's inserts).
 IN_SQLITE = "  of all the above, inside SQLite's executemany"

@@ -7,7 +7,8 @@ first load need none of its generality: every count is plain digits, every time 
 ``2024-11-27T13:54:30+07:00``, every reference is valid, every submission id is new and no
 (station, contest) has a stored revision yet. Such a chunk takes this road: the same rules,
 checked on whole columns, and the same rows written (revisions, current pointers, region sums),
-with ordering, pointers and region sums computed on arrays.
+with ordering, pointers and region sums computed on arrays (the sums added to the importer's
+:class:`~pilkada_graph.store.PendingSums`, as the row road's are).
 
 Any chunk that is not all of that takes the row road, which is also the only road of
 ``submitTally`` and of the Sirekap import; in a clean chunk, the forms that have a stored revision
@@ -33,16 +34,15 @@ from pilkada_graph.bundle import COUNT_FIELDS, CellChunk
 from pilkada_graph.ingest import SAFE_COUNT_DIGITS, Catalog, ContestRef, StationRef, is_below
 from pilkada_graph.store import (
     TALLY_COLUMNS,
+    PendingSums,
     RawSQL,
     StoredTally,
-    carry_up,
     chunked,
     existing_submissions,
     json_int_list,
     lock_stations,
     marks,
     write_current_pointers,
-    write_result_deltas,
 )
 
 #: The one layout of ``submitted_at`` this road reads itself (any other goes the row road).
@@ -72,10 +72,12 @@ class Stored(NamedTuple):
     left: list[int]
 
 
-def store_clean_chunk(connection: Connection, chunk: CellChunk, catalog: Catalog, actor: str | None) -> Stored | None:
+def store_clean_chunk(connection: Connection, chunk: CellChunk, catalog: Catalog, actor: str | None,
+                      sums: PendingSums) -> Stored | None:
     """Store the clean part of ``chunk`` (see the module's doc) and say which rows are left: the forms
     (station and contest) with a stored revision, or with a submission id repeated or already stored.
-    None, and nothing stored, when the chunk is not clean or every form is left: the row road takes it all."""
+    None, and nothing stored, when the chunk is not clean or every form is left: the row road takes it all.
+    The changes to the region aggregates are added to ``sums``, for the importer to write."""
     columns = parse_columns(chunk)
     if columns is None:
         return None
@@ -89,7 +91,7 @@ def store_clean_chunk(connection: Connection, chunk: CellChunk, catalog: Catalog
         return None
     if left:
         columns, references = _without(columns, references, set(left))
-    return Stored(_store(raw, columns, references, catalog, actor), left)
+    return Stored(_store(raw, columns, references, actor, sums), left)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -234,9 +236,9 @@ def _without(columns: TallyColumns, references: _References, left: set[int]) -> 
 # --------------------------------------------------------------------------- storing
 
 
-def _store(raw: RawSQL, columns: TallyColumns, references: _References, catalog: Catalog,
-           actor: str | None) -> list[StoredTally]:
-    """Insert the revisions in submission order, point each pair at its latest, add the region sums."""
+def _store(raw: RawSQL, columns: TallyColumns, references: _References, actor: str | None,
+           sums: PendingSums) -> list[StoredTally]:
+    """Insert the revisions in submission order, point each pair at its latest, add to the region sums."""
     n = len(columns.submission_ids)
     keys = list(zip(columns.utc.astype(np.int64).tolist(), columns.submission_ids, strict=True))
     order = sorted(range(n), key=keys.__getitem__)
@@ -256,8 +258,8 @@ def _store(raw: RawSQL, columns: TallyColumns, references: _References, catalog:
                                   previous[0] if previous else None))
         latest[pair] = (tally_id, i)  # type: ignore[index]
     write_current_pointers(raw, [(s, c, tally_id, times[i]) for (s, c), (tally_id, i) in latest.items()])
-    write_result_deltas(raw, *carry_up(_village_sums(columns, references, [i for _, i in latest.values()]),
-                                       catalog))
+    for village, delta in _village_sums(columns, references, [i for _, i in latest.values()]).items():
+        sums.add(village, delta)
     return stored
 
 

@@ -36,7 +36,16 @@ from pilkada_graph import bundle
 from pilkada_graph.bundle import COUNT_FIELDS, LEVELS, Row
 from pilkada_graph.models import Candidate, Contest, Region, Station
 from pilkada_graph.rules import FormValues
-from pilkada_graph.store import RawSQL, StoredTally, ValidTally, chunked, existing_submissions, marks, store_tallies
+from pilkada_graph.store import (
+    PendingSums,
+    RawSQL,
+    StoredTally,
+    ValidTally,
+    chunked,
+    existing_submissions,
+    marks,
+    store_tallies,
+)
 
 __all__ = ["StoredTally", "ValidTally", "existing_submissions", "store_tallies"]  # re-exported for feeds
 
@@ -453,10 +462,18 @@ class BundleImporter:
         self.actor = actor or default_actor()
         self.progress = progress
         self.report = ImportReport()
+        #: The changes to the region aggregates of every chunk stored so far, written by :meth:`finish`.
+        self.sums = PendingSums()
 
     @property
     def writing(self) -> bool:
         return self.skip_invalid or self.report.ok
+
+    def finish(self) -> None:
+        """Write what the stored revisions change in the region aggregates (once for the whole import:
+        see :class:`~pilkada_graph.store.PendingSums`). Nothing when the import will be rolled back."""
+        if self.writing:
+            self.sums.write(RawSQL(self.connection), self.catalog)
 
     def import_folder(self, folder: Path) -> ImportReport:
         handlers: dict[str, Callable[[Iterator[Row]], None]] = {
@@ -717,7 +734,8 @@ class BundleImporter:
 
         done = 0
         for chunk in chunks:
-            clean = store_clean_chunk(self.connection, chunk, self.catalog, self.actor) if self.writing else None
+            clean = (store_clean_chunk(self.connection, chunk, self.catalog, self.actor, self.sums) if self.writing
+                     else None)
             if clean is None:
                 self._import_tally_rows(chunk.rows())
             else:
@@ -755,7 +773,7 @@ class BundleImporter:
                 continue
             valid.append(ValidTally(form, station, contest))
         if self.writing and valid:
-            self._count_stored(store_tallies(self.connection, valid, self.catalog), offered=len(valid))
+            self._count_stored(store_tallies(self.connection, valid, self.catalog, self.sums), offered=len(valid))
 
     def _count_stored(self, stored: list[StoredTally], *, offered: int) -> None:
         """Report ``stored`` revisions of ``offered`` valid ones (the rest were repeats)."""
@@ -875,6 +893,7 @@ def run_import(
         importer = BundleImporter(connection, skip_invalid=skip_invalid, actor=actor, progress=progress)
         with collector_paused():
             report = work(importer)
+            importer.finish()
         if report.ok or skip_invalid:
             transaction.commit()
             report.committed = True

@@ -173,11 +173,14 @@ def existing_submissions(connection: Connection, submission_ids: Sequence[str]) 
     return found
 
 
-def store_tallies(connection: Connection, tallies: Sequence[ValidTally], catalog: Catalog) -> list[StoredTally]:
+def store_tallies(connection: Connection, tallies: Sequence[ValidTally], catalog: Catalog,
+                  sums: PendingSums | None = None) -> list[StoredTally]:
     """Store new revisions, move current pointers, and update the region aggregates.
 
     Repeated submission ids (already stored, or twice in ``tallies``) are skipped. Runs in
-    the caller's transaction: everything here commits or rolls back together.
+    the caller's transaction: everything here commits or rolls back together. With ``sums``, the
+    changes to the aggregates are added there, for the caller to write before it commits (a bulk
+    import writes them once); without, they are written here.
     """
     known = existing_submissions(connection, [t.form.submission_id for t in tallies])
     fresh: dict[str, ValidTally] = {}
@@ -190,7 +193,11 @@ def store_tallies(connection: Connection, tallies: Sequence[ValidTally], catalog
     lock_stations(raw, {t.station.id for t in fresh.values() if t.station.id is not None})
     prepared = _Prepared.in_submission_order(fresh.values(), raw)
     _insert_revisions(raw, prepared)
-    return _advance_current(raw, prepared, catalog)
+    pending = sums if sums is not None else PendingSums()
+    stored = _advance_current(raw, prepared, pending)
+    if sums is None:
+        pending.write(raw, catalog)
+    return stored
 
 
 class _Prepared(NamedTuple):
@@ -327,8 +334,8 @@ def _current_revisions(raw: RawSQL, batch: Sequence[ValidTally]) -> dict[tuple[i
     return found
 
 
-def _advance_current(raw: RawSQL, prepared: Sequence[_Prepared], catalog: Catalog) -> list[StoredTally]:
-    """Move each (station, contest)'s pointer to its latest revision and add the change to the aggregates.
+def _advance_current(raw: RawSQL, prepared: Sequence[_Prepared], sums: PendingSums) -> list[StoredTally]:
+    """Move each (station, contest)'s pointer to its latest revision and add the change to ``sums``.
 
     ``prepared`` is in submission order, so a revision is current when it is no older than the
     current one so far; only the last current revision of each pair counts in the aggregates.
@@ -352,8 +359,7 @@ def _advance_current(raw: RawSQL, prepared: Sequence[_Prepared], catalog: Catalo
         stored.append(StoredTally(p.id, tally.form.submission_id, key[0], key[1],  # type: ignore[arg-type]
                                   tally.station.code, tally.contest.code, is_current, previous_id))
     write_current_pointers(raw, [(s, c, p.id, p.column_time) for (s, c), p in latest.items()])
-    totals, votes = _result_deltas(latest, before, catalog)
-    write_result_deltas(raw, totals, votes)
+    _add_changes(sums, latest, before)
     return stored
 
 
@@ -367,19 +373,36 @@ def write_current_pointers(raw: RawSQL, rows: Sequence[tuple[int, int, int, Any]
     )
 
 
-def _result_deltas(
-    latest: dict[tuple[int, int], _Prepared],
-    before: dict[tuple[int, int], _Current],
-    catalog: Catalog,
-) -> tuple[dict[tuple[int, int], list[int]], dict[tuple[int, int, int], int]]:
-    """Sum the deltas per village, then carry the sums up one level at a time (:func:`carry_up`)."""
-    level: dict[tuple[str, int], list[int]] = {}
+def _add_changes(sums: PendingSums, latest: dict[tuple[int, int], _Prepared],
+                 before: dict[tuple[int, int], _Current]) -> None:
+    """Add to ``sums`` what each (station, contest)'s new current revision changes in its village."""
     for key, p in latest.items():
         tally = p.tally
         now = Contribution.of(tally.form.counts, p.votes, tally.station.registered)
         old = before.get(key)
-        _accumulate(level, (tally.station.village_code, key[1]), now.minus(old.contribution if old else None))
-    return carry_up(level, catalog)
+        sums.add((tally.station.village_code, key[1]), now.minus(old.contribution if old else None))
+
+
+class PendingSums:
+    """Changes to the region aggregates per (village code, contest id), added up until written.
+
+    A bulk import adds every chunk's changes here and writes them once, before it commits: a chunk
+    of a national file ordered by time touches most villages, so writing after each chunk upserted
+    the sums of every region above them once per chunk.
+    """
+
+    def __init__(self) -> None:
+        self.villages: dict[tuple[str, int], list[int]] = {}
+
+    def add(self, key: tuple[str, int], delta: Sequence[int]) -> None:
+        """Add one village's change (``RESULT_COLUMNS`` then the votes per ballot number)."""
+        _accumulate(self.villages, key, delta)
+
+    def write(self, raw: RawSQL, catalog: Catalog) -> None:
+        """Carry the changes up the tree and add them to the aggregates; nothing is pending after."""
+        if self.villages:
+            write_result_deltas(raw, *carry_up(self.villages, catalog))
+        self.villages = {}
 
 
 def carry_up(level: dict[tuple[str, int], list[int]], catalog: Catalog
