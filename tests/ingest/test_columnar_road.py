@@ -75,6 +75,16 @@ def both_roads(engine: Engine, second_engine: Engine, folder: Path, monkeypatch:
             import_counting_roads(second_engine, folder, monkeypatch, rows_only=True, **options))
 
 
+def edited_bundle(source: Path, folder: Path, edit: Callable[[list[dict[str, str]]], None]) -> Path:
+    """A copy of ``source`` whose tallies.csv rows went through ``edit`` (which changes them in place)."""
+    shutil.copytree(source, folder)
+    tallies = read_csv(folder / bundle.TALLIES)
+    header = list(tallies[0])
+    edit(tallies)
+    write_csv(folder / bundle.TALLIES, header, [[row[c] for c in header] for row in tallies])
+    return folder
+
+
 @pytest.mark.parametrize("chunk", [ingest.CHUNK, 97])
 def test_both_roads_store_the_same_rows_and_report_the_same_revisions(
         engine: Engine, second_engine: Engine, small_bundle: Path, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
@@ -94,12 +104,7 @@ def test_both_roads_store_the_same_rows_and_report_the_same_revisions(
 def test_a_chunk_with_a_bad_row_takes_the_row_road_which_names_the_problem(
         engine: Engine, second_engine: Engine, small_bundle: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = tmp_path / "one-bad-row"
-    shutil.copytree(small_bundle, folder)
-    tallies = read_csv(folder / bundle.TALLIES)
-    header = list(tallies[0])
-    tallies[5]["voters"] = "-4"
-    write_csv(folder / bundle.TALLIES, header, [[row[c] for c in header] for row in tallies])
+    folder = edited_bundle(small_bundle, tmp_path / "one-bad-row", lambda rows: rows[5].update(voters="-4"))
     (columns, by_columns), (rows, _) = both_roads(engine, second_engine, folder, monkeypatch, skip_invalid=True)
     assert by_columns.columnar == [0]
     assert [str(p) for p in columns.problems] == [str(p) for p in rows.problems] == [
@@ -116,12 +121,7 @@ def test_a_chunk_with_a_bad_row_takes_the_row_road_which_names_the_problem(
 def test_a_count_of_ten_digits_or_more_takes_the_row_road_which_checks_its_range(
         engine: Engine, second_engine: Engine, small_bundle: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, count: str, problems: list[str]) -> None:
-    folder = tmp_path / "huge-count"
-    shutil.copytree(small_bundle, folder)
-    tallies = read_csv(folder / bundle.TALLIES)
-    header = list(tallies[0])
-    tallies[3]["dpt"] = count
-    write_csv(folder / bundle.TALLIES, header, [[row[c] for c in header] for row in tallies])
+    folder = edited_bundle(small_bundle, tmp_path / "huge-count", lambda rows: rows[3].update(dpt=count))
     (columns, by_columns), (rows, _) = both_roads(engine, second_engine, folder, monkeypatch, skip_invalid=True)
     assert by_columns.columnar == [0]
     assert [str(p) for p in columns.problems] == [str(p) for p in rows.problems] == problems
@@ -132,16 +132,13 @@ def test_two_forms_of_one_instant_written_in_two_zones_are_ordered_by_submission
         engine: Engine, second_engine: Engine, small_bundle: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """14:00+08:00 and 13:00+07:00 are one instant: the later submission id is current, whatever the zones."""
-    folder = tmp_path / "one-instant"
-    shutil.copytree(small_bundle, folder)
-    tallies = read_csv(folder / bundle.TALLIES)
-    header = list(tallies[0])
-    first = tallies[0]
-    tallies += [{**first, "submission_id": "same-instant-a", "submitted_at": "2024-11-28T14:00:00+08:00"},
-                {**first, "submission_id": "same-instant-b", "submitted_at": "2024-11-28T13:00:00+07:00"}]
-    write_csv(folder / bundle.TALLIES, header, [[row[c] for c in header] for row in tallies])
+    def one_instant_twice(rows: list[dict[str, str]]) -> None:
+        rows += [{**rows[0], "submission_id": "same-instant-a", "submitted_at": "2024-11-28T14:00:00+08:00"},
+                 {**rows[0], "submission_id": "same-instant-b", "submitted_at": "2024-11-28T13:00:00+07:00"}]
+
+    folder = edited_bundle(small_bundle, tmp_path / "one-instant", one_instant_twice)
     (columns, by_columns), (rows, _) = both_roads(engine, second_engine, folder, monkeypatch)
-    assert by_columns.columnar == [len(tallies)]
+    assert by_columns.columnar == [len(read_csv(folder / bundle.TALLIES))]
     assert revisions(columns) == revisions(rows)
     assert [t.is_current for t in rows.tallies if t.submission_id.startswith("same-instant")] == [True, True]
     [latest] = [t for t in rows.tallies if t.submission_id == "same-instant-b"]
