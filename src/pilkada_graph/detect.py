@@ -254,25 +254,25 @@ class DetectionRunner:
     def tallies_stored(self, stored: Sequence[StoredTally], *, progress: Progress | None = None) -> list[int]:
         """Judge the batch's current revisions, schedule region checks; the revisions' active issue ids.
 
-        Its reads share one connection, outside any transaction between statements (a submission
-        would otherwise check out four and begin two transactions)."""
+        No step holds a pooled connection while it checks out another: under a burst of submissions,
+        each request thread holding one while waiting for a second emptied the pool (every thread
+        then waited for the pool's timeout)."""
         judged = effective_revisions(stored)
         if not judged:
             return []
         try:
-            with self._reader.connect() as reading:
-                contests = self._contests(reading)
-                done = 0
-                for chunk in chunked(judged, self.options.batch_size):
-                    self._notify(self._judged_tallies(chunk, contests, reading))
-                    done += len(chunk)
-                    if progress:
-                        progress("per-tally checks", done, len(judged))
-                corrected = self._region_pairs(((s.station_code, s.contest_id) for s in judged if s.previous_id),
-                                               contests)
-                self.request_regions(self._region_pairs(((s.station_code, s.contest_id) for s in judged), contests),
-                                     corrected=corrected)
-                return self._issues_for_tallies(reading, [s.id for s in judged])
+            contests = self._contests()
+            done = 0
+            for chunk in chunked(judged, self.options.batch_size):
+                self._notify(self.check_tallies(chunk, contests))
+                done += len(chunk)
+                if progress:
+                    progress("per-tally checks", done, len(judged))
+            corrected = self._region_pairs(((s.station_code, s.contest_id) for s in judged if s.previous_id),
+                                           contests)
+            self.request_regions(self._region_pairs(((s.station_code, s.contest_id) for s in judged), contests),
+                                 corrected=corrected)
+            return self.issues_for_tallies([s.id for s in judged])
         except Exception:  # the revisions are stored whatever happens here
             log.exception("detection failed after storing %d revision(s)", len(stored))
             return []
@@ -298,25 +298,20 @@ class DetectionRunner:
 
     def check_tallies(self, stored: Sequence[StoredTally], contests: Mapping[int, ContestView]) -> list[int]:
         """Run every ``pilkada_check_tally`` on these (current) revisions; store issues and failures."""
-        with self._reader.connect() as reading:
-            return self._judged_tallies(stored, contests, reading)
-
-    def _judged_tallies(self, stored: Sequence[StoredTally], contests: Mapping[int, ContestView],
-                        reading: Connection) -> list[int]:
-        """:meth:`check_tallies`, reading through ``reading`` (a connection outside any transaction)."""
         with _timed(self.seconds, "tally"):
             settings = self.host.enabled_settings()
             judges = [(impl, names) for impl in self.host.manager.hook.pilkada_check_tally.get_hookimpls()
                       if (names := self._detectors_of(impl.plugin_name, "tally", settings))]
             asked = {name for impl, _ in judges for name in impl.argnames}
-            items = _tally_items(reading, stored, contests, asked)
+            with self._reader.connect() as reading:
+                items = _tally_items(reading, stored, contests, asked)
             batch = _TallyBatch(items)
             failures: list[Failure] = []
             if items:
                 self._judge_tallies(judges, items, settings, batch, failures)
             pairs = {s.id: (s.station_id, s.contest_id) for s in stored}
             judged = {key: (*pairs[tally_id], tally_id) for key, tally_id in batch.tally_ids.items()}
-            return self._store_tally_runs(batch.runs, failures, reading, judged)
+            return self._store_tally_runs(batch.runs, failures, judged)
 
     def _judge_tallies(self, judges: Sequence[tuple[Any, set[str]]], items: Sequence[_TallyItem],
                        settings: DetectorSettings, batch: _TallyBatch, failures: list[Failure]) -> None:
@@ -350,7 +345,7 @@ class DetectionRunner:
                 batch.found(valid)
         batch.judged(names, keys)
 
-    def _store_tally_runs(self, runs: Sequence[DetectorRun], failures: Sequence[Failure], reading: Connection,
+    def _store_tally_runs(self, runs: Sequence[DetectorRun], failures: Sequence[Failure],
                           judged: Mapping[str, tuple[int, int, int]]) -> list[int]:
         """Store a batch's findings; nothing at all (no write transaction) when the batch found nothing,
         failed nowhere and no issue of these detectors is active on its subjects: most batches of a
@@ -363,8 +358,10 @@ class DetectionRunner:
         newer form's judgement stands, neither opened nor cleared by the older one's. On PostgreSQL
         the stations stay locked ``FOR SHARE`` until the issues are stored, so a newer form waits
         for them and its own check then sees them."""
-        if not failures and not any(run.findings for run in runs) and not active_issue_keys(reading, runs):
-            return []
+        if not failures and not any(run.findings for run in runs):
+            with self._reader.connect() as reading:
+                if not active_issue_keys(reading, runs):
+                    return []
         with self.engine.begin() as connection:
             raw = RawSQL(connection)
             lock_stations(raw, {station_id for station_id, _, _ in judged.values()}, share=True)

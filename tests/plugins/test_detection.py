@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from pilkada_graph.config import Settings
 from pilkada_graph.detect_types import DetectorInfo, Finding, TallyView
 from pilkada_graph.hookspecs import hookimpl
-from pilkada_graph.models import Issue, IssueEvent, Tally
+from pilkada_graph.models import DetectorFailure, Issue, IssueEvent, Tally
 from pilkada_graph.service import Desk, NoDetection
 from pilkada_graph.store import StoredTally
 from tests.plugins.conftest import CONTEST, OUTLIER, DeskFactory, count, failures, form, issues_of
@@ -277,3 +277,23 @@ def test_a_check_that_ends_after_its_form_was_replaced_neither_opens_nor_clears_
     desk.detection.tallies_stored(slow.asked)  # the clean form's check ends now
     [issue] = issues_of(engine, "form-arithmetic")
     assert wrong.issue_ids == [issue.id] and (issue.status, issue.active) == ("open", True)
+
+
+def test_a_submission_and_its_checks_need_one_pooled_connection_at_a_time(election: Path, tmp_path: Path) -> None:
+    """With a burst of submissions, every request thread holding a connection while it waited for a
+    second one emptied the pool, and all of them waited for its timeout: one connection must do."""
+    from pilkada_graph.db import init_database, make_engine
+    from pilkada_graph.detect import DetectionRunner
+    from pilkada_graph.plugins import PluginHost
+    from tests.plugins.conftest import TEST_OPTIONS
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'one-connection.db'}", pool_size=1, max_overflow=0, pool_timeout=2)
+    init_database(engine)
+    settings = Settings(database_url="unused")
+    host = PluginHost.from_settings(settings, builtins=ARITHMETIC_ONLY, entry_points=False)
+    desk = Desk(engine, settings, DetectionRunner(engine, host, TEST_OPTIONS))
+    desk.import_bundle(election)
+    outcome = desk.submit_tally(form("desk-1", "62.71.02.1001.004", minutes=60, valid=200))
+    [issue] = issues_of(engine, "form-arithmetic")
+    assert outcome.issue_ids == [issue.id]
+    assert count(engine, DetectorFailure) == 0
