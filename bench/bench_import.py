@@ -212,22 +212,26 @@ def schema_floor(reference: Path, tallies_csv: Path, scratch: Path) -> float:
     return seconds
 
 
-#: The phases of a tally import by the columnar road (clean chunks: the Kalteng demo's), as
-#: (module or class, function name, label), in the order they run.
+#: The first and last phases of every tally import, as (module or class, function name, label).
+READING = ((bundle, "read_chunks", "read the CSV"),)
+SUMMING_UP = (
+    (store, "carry_up", "carry the sums up the tree (once)"),
+    (store, "write_result_deltas", "upsert the region sums (once)"),
+)
+#: The phases between, in the order they run, by the columnar road (clean chunks: the Kalteng demo's).
 COLUMNAR_STAGES: tuple[tuple[object, str, str], ...] = (
-    (bundle, "read_chunks", "read the CSV"),
+    *READING,
     (columnar, "parse_columns", "convert the columns"),
     (columnar, "_references", "look up and check the references"),
     (columnar, "_rows_for_the_row_road", "find the forms left to the row road"),
     (columnar, "_insert_revisions", "insert the revisions"),
     (columnar, "write_current_pointers", "upsert the current pointers"),
     (columnar, "_village_sums", "sum the villages (numpy)"),
-    (store, "carry_up", "carry the sums up the tree (once)"),
-    (store, "write_result_deltas", "upsert the region sums (once)"),
+    *SUMMING_UP,
 )
 #: The same by the row road (any chunk that is not clean, every submitTally).
 ROW_STAGES: tuple[tuple[object, str, str], ...] = (
-    (bundle, "read_chunks", "read the CSV"),
+    *READING,
     (bundle.CellChunk, "rows", "make a row of each line"),
     (ingest, "parse_tally_row", "parse the rows into forms"),
     (ingest.Catalog, "prefetch_stations", "look up the stations"),
@@ -237,8 +241,7 @@ ROW_STAGES: tuple[tuple[object, str, str], ...] = (
     (store, "_current_revisions", "  store: read the current revisions"),
     (store, "write_current_pointers", "  store: upsert the current pointers"),
     (store, "_add_changes", "  store: sum the changes per village"),
-    (store, "carry_up", "carry the sums up the tree (once)"),
-    (store, "write_result_deltas", "upsert the region sums (once)"),
+    *SUMMING_UP,
 )
 #: Inside the phases above: the time SQLite itself spends in ``executemany`` (every table's inserts).
 IN_SQLITE = "  of all the above, inside SQLite's executemany"

@@ -282,16 +282,12 @@ class DetectionRunner:
 
     def issues_for_tallies(self, tally_ids: Sequence[int]) -> list[int]:
         """Active issues that judged these revisions."""
-        with self._reader.connect() as connection:
-            return self._issues_for_tallies(connection, tally_ids)
-
-    @staticmethod
-    def _issues_for_tallies(connection: Connection, tally_ids: Sequence[int]) -> list[int]:
-        raw = RawSQL(connection)
         found: list[int] = []
-        for chunk in chunked(sorted(tally_ids)):
-            found += (row[0] for row in raw.fetchall(
-                f"SELECT id FROM issues WHERE tally_id IN ({marks(len(chunk))}) AND active = ?", (*chunk, True)))
+        with self._reader.connect() as connection:
+            raw = RawSQL(connection)
+            for chunk in chunked(sorted(tally_ids)):
+                found += (row[0] for row in raw.fetchall(
+                    f"SELECT id FROM issues WHERE tally_id IN ({marks(len(chunk))}) AND active = ?", (*chunk, True)))
         return sorted(found)
 
     # -- per-tally hooks
@@ -524,17 +520,13 @@ class DetectionRunner:
 
     # -- shared
 
-    def _contests(self, reading: Connection | None = None) -> dict[int, ContestView]:
+    def _contests(self) -> dict[int, ContestView]:
         """Every contest with its candidates, reloaded only when one was added (by any process):
-        a submission's checks would otherwise read them all each time. ``reading`` is left outside
-        any transaction, as it came."""
-        if reading is None:
-            with self._reader.connect() as connection:
-                return self._contests(connection)
-        stamp = Catalog.reference_stamp(reading)
-        if self._contests_cache is None or self._contests_cache[0] != stamp:
-            self._contests_cache = (stamp, detect_data.load_contests(reading))
-        reading.rollback()  # ends the read transaction those queries began: later reads see new commits
+        a submission's checks would otherwise read them all each time."""
+        with self._reader.connect() as connection:
+            stamp = Catalog.reference_stamp(connection)
+            if self._contests_cache is None or self._contests_cache[0] != stamp:
+                self._contests_cache = (stamp, detect_data.load_contests(connection))
         return self._contests_cache[1]
 
     def _detectors_of(self, plugin: str, checks: str, settings: DetectorSettings) -> set[str]:
