@@ -16,7 +16,9 @@ Settings
 
 from __future__ import annotations
 
-from pilkada_graph.detect_types import ContestView, DetectorInfo, DetectorSettings, Finding, TallyView
+import numpy as np
+
+from pilkada_graph.detect_types import ContestView, DetectorInfo, DetectorSettings, Finding, TallyBatch, TallyView
 from pilkada_graph.hookspecs import hookimpl
 
 NAME = "extreme-result"
@@ -39,10 +41,21 @@ def pilkada_detectors() -> list[DetectorInfo]:
 
 
 @hookimpl
-def pilkada_check_tally(tally: TallyView, contest: ContestView, settings: DetectorSettings) -> list[Finding] | None:
+def pilkada_check_tallies(tallies: TallyBatch, settings: DetectorSettings) -> list[Finding] | None:
+    """Only stations with turnout near 100% (and enough registered voters) are looked at closer."""
     config = settings.of(NAME)
     if config is None:
         return None
+    worth_a_look = (tallies.turnout >= float(config["turnout"])) & (tallies.registered >= int(config["min_registered"]))
+    return [finding for i in np.flatnonzero(worth_a_look)
+            for finding in check_tally(tallies.view(i), tallies.contest(i), settings)]
+
+
+def check_tally(tally: TallyView, contest: ContestView, settings: DetectorSettings) -> list[Finding]:
+    """The finding on one form, if one candidate has nearly every vote where nearly everyone voted."""
+    config = settings.of(NAME)
+    if config is None:
+        return []
     turnout, registered = tally.turnout, tally.registered
     votes = [v for v in tally.votes if v is not None]
     if turnout is None or registered is None or not votes or registered < int(config["min_registered"]):

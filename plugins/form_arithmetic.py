@@ -24,8 +24,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from pilkada_graph.bundle import COUNT_FIELDS
-from pilkada_graph.detect_types import DetectorInfo, DetectorSettings, Finding, Severity, TallyView
+from pilkada_graph.detect_types import DetectorInfo, DetectorSettings, Finding, Severity, TallyBatch, TallyView
 from pilkada_graph.hookspecs import hookimpl
 from pilkada_graph.rules import CheckFailure, FormValues, failed_checks
 
@@ -52,10 +54,18 @@ def pilkada_detectors() -> list[DetectorInfo]:
 
 
 @hookimpl
-def pilkada_check_tally(tally: TallyView, settings: DetectorSettings) -> list[Finding] | None:
+def pilkada_check_tallies(tallies: TallyBatch, settings: DetectorSettings) -> list[Finding] | None:
+    """Only the forms that break a rule (``tallies.breaks_rules``) are looked at closer."""
+    if settings.of(NAME) is None:
+        return None
+    return [finding for i in np.flatnonzero(tallies.breaks_rules) for finding in check_tally(tallies.view(i), settings)]
+
+
+def check_tally(tally: TallyView, settings: DetectorSettings) -> list[Finding]:
+    """The finding on one form: none when it breaks no rule, or none that counts."""
     config = settings.of(NAME)
     if config is None:
-        return None
+        return []
     if not tally.failed_checks:  # most forms: nothing to filter
         return []
     failures = relevant_failures(tally.failed_checks, config)

@@ -26,7 +26,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pilkada_graph.detect_types import ContestView, DetectorInfo, DetectorSettings, Finding, Severity, TallyView
+import numpy as np
+
+from pilkada_graph.detect_types import (
+    ContestView,
+    DetectorInfo,
+    DetectorSettings,
+    Finding,
+    Severity,
+    TallyBatch,
+    TallyView,
+)
 from pilkada_graph.hookspecs import hookimpl
 
 NAME = "revision-change"
@@ -51,11 +61,22 @@ def pilkada_detectors() -> list[DetectorInfo]:
 
 
 @hookimpl
-def pilkada_check_tally(tally: TallyView, previous: TallyView | None, contest: ContestView,
-                        settings: DetectorSettings) -> list[Finding] | None:
+def pilkada_check_tallies(tallies: TallyBatch, settings: DetectorSettings) -> list[Finding] | None:
+    """Only the revisions whose votes differ from the ones they replaced are looked at closer."""
+    if settings.of(NAME) is None:
+        return None
+    now, before = tallies.votes, tallies.previous_votes
+    changed = tallies.has_previous & ((now != before) & ~np.isnan(now) & ~np.isnan(before)).any(axis=1)
+    return [finding for i in np.flatnonzero(changed)
+            for finding in check_tally(tallies.view(i), tallies.previous(i), tallies.contest(i), settings)]
+
+
+def check_tally(tally: TallyView, previous: TallyView | None, contest: ContestView,
+                settings: DetectorSettings) -> list[Finding]:
+    """The finding on one revision, if it changes the votes of the one it replaced."""
     config = settings.of(NAME)
     if config is None:
-        return None
+        return []
     if previous is None:
         return []
     change = vote_change(previous.votes, tally.votes)

@@ -24,7 +24,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pilkada_graph.detect_types import DetectorInfo, DetectorSettings, Finding, Severity, TallyView
+import numpy as np
+
+from pilkada_graph.detect_types import DetectorInfo, DetectorSettings, Finding, Severity, TallyBatch, TallyView
 from pilkada_graph.hookspecs import hookimpl
 
 NAME = "turnout-rules"
@@ -50,10 +52,25 @@ def pilkada_detectors() -> list[DetectorInfo]:
 
 
 @hookimpl
-def pilkada_check_tally(tally: TallyView, settings: DetectorSettings) -> list[Finding] | None:
+def pilkada_check_tallies(tallies: TallyBatch, settings: DetectorSettings) -> list[Finding] | None:
+    """Only the forms that may break a rule are looked at closer: more voters than registered, turnout
+    at or near full at a station large enough, or no unused ballot."""
     config = settings.of(NAME)
     if config is None:
         return None
+    voters, unused, received = tallies.voters, tallies.counts["ballots_unused"], tallies.counts["ballots_received"]
+    near = (tallies.turnout >= float(config.get("near_full", 0.98))) & (
+        tallies.registered >= int(config.get("min_registered", 20)))
+    none_unused = (unused == 0) & (received > 0) & (voters > 0) if config.get("zero_unused", True) else False
+    worth_a_look = (voters > tallies.registered) | near | none_unused
+    return [finding for i in np.flatnonzero(worth_a_look) for finding in check_tally(tallies.view(i), settings)]
+
+
+def check_tally(tally: TallyView, settings: DetectorSettings) -> list[Finding]:
+    """The finding on one form, if it breaks a turnout rule."""
+    config = settings.of(NAME)
+    if config is None:
+        return []
     problems = turnout_problems(tally, config, arithmetic_reports=ARITHMETIC in settings)
     if not problems:
         return []

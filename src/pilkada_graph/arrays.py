@@ -13,7 +13,6 @@ otherwise count as zeros and bend every statistic.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, Engine, Text, cast, select
 
-from pilkada_graph.detect_types import RegionTallies
+from pilkada_graph.detect_types import RegionTallies, as_floats, parse_json_lists, registered_column, vote_matrix
 from pilkada_graph.forensics import ContestArrays
 from pilkada_graph.ingest import descendant_range
 from pilkada_graph.models import Candidate, Contest, CurrentTally, Region, Station, Tally
@@ -86,35 +85,6 @@ def current_forms_query(contest_id: int, region_code: str | None) -> Any:
         low, high = descendant_range(region_code)
         query = query.where(Station.code >= low, Station.code < high)
     return query
-
-
-def as_floats(values: Sequence[int | None]) -> FloatArray:
-    """A column with ``nan`` for NULL (numpy turns None into nan in a float array)."""
-    return np.array(values, dtype=np.float64).reshape(len(values))
-
-
-def registered_column(dpt: FloatArray, dptb: FloatArray, dpk: FloatArray, station: FloatArray) -> FloatArray:
-    """DPT + DPTb + DPK where the DPT was read, else the station list's figure (as the aggregates count it)."""
-    from_form = dpt + np.nan_to_num(dptb) + np.nan_to_num(dpk)
-    return np.where(np.isnan(dpt), station, from_form)
-
-
-def parse_json_lists(texts: Sequence[str | None]) -> list[list[int | None] | None]:
-    """The ``votes`` JSON of every row in one ``json.loads``: a call per row costs four times more."""
-    return json.loads("[" + ",".join(t if t is not None else "null" for t in texts) + "]")  # type: ignore[no-any-return]
-
-
-def vote_matrix(votes: Sequence[Sequence[int | None] | None], width: int) -> FloatArray:
-    """Stations x candidates, ``nan`` where a count was not read; one numpy call when rows are full."""
-    if not votes:
-        return np.zeros((0, width))
-    if all(v is not None and len(v) == width for v in votes):
-        return np.array(votes, dtype=np.float64).reshape(len(votes), width)
-    matrix = np.full((len(votes), width), np.nan)
-    for i, row in enumerate(votes):
-        values = list(row or ())[:width]
-        matrix[i, :len(values)] = np.array(values, dtype=np.float64)
-    return matrix
 
 
 def complete_forms(registered: FloatArray, voters: FloatArray, valid: FloatArray, invalid: FloatArray,

@@ -2,10 +2,13 @@
 
 After a transaction that stored revisions commits, :meth:`DetectionRunner.tallies_stored`:
 
-1. judges, with every ``pilkada_check_tally`` implementation, the revisions that are current
-   once the batch is in (an older revision arriving late, or one superseded in the same
-   batch, does not change the judgement of the current one), loading their
-   :class:`~pilkada_graph.detect_types.TallyView` for the whole batch in a few queries;
+1. judges, with every ``pilkada_check_tallies`` and ``pilkada_check_tally`` implementation, the
+   revisions that are current once the batch is in (an older revision arriving late, or one
+   superseded in the same batch, does not change the judgement of the current one), loading
+   them for the whole batch in a few queries as a :class:`~pilkada_graph.detect_types.TallyBatch`
+   of columns; a :class:`~pilkada_graph.detect_types.TallyView` per revision is built only when an
+   enabled plugin implements ``pilkada_check_tally`` (the built-ins screen the columns and build
+   views of the few rows they look at closer);
 2. stores the findings as issues (:func:`pilkada_graph.lifecycle.upsert_runs`), one
    transaction and a few statements for all detectors, then tells ``on_issues_changed`` which issues changed;
    a batch that found nothing where no issue of these detectors is active stores nothing (no
@@ -53,6 +56,7 @@ from pilkada_graph.detect_types import (
     DetectorSettings,
     Finding,
     StationContext,
+    TallyBatch,
     TallyView,
     subject_key,
 )
@@ -293,53 +297,51 @@ class DetectionRunner:
     # -- per-tally hooks
 
     def check_tallies(self, stored: Sequence[StoredTally], contests: Mapping[int, ContestView]) -> list[int]:
-        """Run every ``pilkada_check_tally`` on these (current) revisions; store issues and failures."""
+        """Run every ``pilkada_check_tallies`` and ``pilkada_check_tally`` on these (current) revisions;
+        store issues and failures. The batch's columns are loaded once; the views that
+        ``pilkada_check_tally`` takes are built only when an enabled plugin implements it."""
         with _timed(self.seconds, "tally"):
             settings = self.host.enabled_settings()
-            judges = [(impl, names) for impl in self.host.manager.hook.pilkada_check_tally.get_hookimpls()
-                      if (names := self._detectors_of(impl.plugin_name, "tally", settings))]
+            hook = self.host.manager.hook
+            judges = self._judges(hook.pilkada_check_tally.get_hookimpls(), settings)
+            batch_judges = self._judges(hook.pilkada_check_tallies.get_hookimpls(), settings)
             asked = {name for impl, _ in judges for name in impl.argnames}
             with self._reader.connect() as reading:
-                items = _tally_items(reading, stored, contests, asked)
-            batch = _TallyBatch(items)
+                batch = detect_data.load_tally_batch(reading, stored, contests,
+                                                     with_previous=bool(batch_judges) or "previous" in asked)
+                items = _tally_items(reading, batch, contests, asked) if judges else []
+            findings = _Findings(batch)
             failures: list[Failure] = []
-            if items:
-                self._judge_tallies(judges, items, settings, batch, failures)
+            if len(batch):
+                self._judge(judges, items, batch_judges, batch, settings, findings, failures)
             pairs = {s.id: (s.station_id, s.contest_id) for s in stored}
-            judged = {key: (*pairs[tally_id], tally_id) for key, tally_id in batch.tally_ids.items()}
-            return self._store_tally_runs(batch.runs, failures, judged)
+            judged = {key: (*pairs[tally_id], tally_id) for key, tally_id in findings.tally_ids.items()}
+            return self._store_tally_runs(findings.runs, failures, judged)
 
-    def _judge_tallies(self, judges: Sequence[tuple[Any, set[str]]], items: Sequence[_TallyItem],
-                       settings: DetectorSettings, batch: _TallyBatch, failures: list[Failure]) -> None:
-        """Every plugin's hook on every item, the plugins one after another in the worker (one hand-over)."""
-        first = items[0][0]
-        where = f"{len(items)} revision(s) from tally {first.tally_id} ({first.station_code} {first.contest_code})"
-        ready = [(impl, names, ",".join(sorted(names))) for impl, names in judges]
-        ready = [(impl, names, label) for impl, names, label in ready
-                 if not self._busy(impl.plugin_name, label, where, failures)]
-        outcomes = calls_with_budget([partial(_judge_all, impl, items, settings) for impl, _, _ in ready],
-                                     self.options.tally_budget)
-        for (impl, names, label), outcome in zip(ready, outcomes, strict=True):
+    def _judges(self, impls: Sequence[Any], settings: DetectorSettings) -> list[tuple[Any, set[str]]]:
+        """The implementations with an enabled per-tally detector, and those detectors' names."""
+        return [(impl, names) for impl in impls if (names := self._detectors_of(impl.plugin_name, "tally", settings))]
+
+    def _judge(self, judges: Sequence[tuple[Any, set[str]]], items: Sequence[_TallyItem],
+               batch_judges: Sequence[tuple[Any, set[str]]], batch: TallyBatch, settings: DetectorSettings,
+               findings: _Findings, failures: list[Failure]) -> None:
+        """Every plugin's hook on the batch (``pilkada_check_tally`` on each item), the plugins one after
+        another in the worker (one hand-over)."""
+        where = (f"{len(batch)} revision(s) from tally {batch.tally_ids[0]} "
+                 f"({batch.station_codes[0]} {batch.contest_codes[0]})")
+        calls = [(impl, names, partial(_judge_all, impl, items, settings), False) for impl, names in judges]
+        calls += [(impl, names, partial(_judge_batch, impl, batch, settings), True) for impl, names in batch_judges]
+        ready = [(impl, names, ",".join(sorted(names)), call, whole) for impl, names, call, whole in calls]
+        ready = [entry for entry in ready if not self._busy(entry[0].plugin_name, entry[2], where, failures)]
+        outcomes = calls_with_budget([call for *_, call, _ in ready], self.options.tally_budget)
+        for (impl, names, label, _, whole), outcome in zip(ready, outcomes, strict=True):
             judged = self._settle(impl.plugin_name, label, where, self.options.tally_budget, failures, outcome)
-            if judged is not None:
-                self._collect(names, label, items, judged, batch, failures)
-
-    @staticmethod
-    def _collect(names: set[str], label: str, items: Sequence[_TallyItem],
-                 judged: Sequence[tuple[Any, BaseException | None]], batch: _TallyBatch,
-                 failures: list[Failure]) -> None:
-        """One plugin's answers on the batch: its valid findings, and what it judged (or failed on)."""
-        keys: list[str] = []
-        for (view, *_), key, (found, error) in zip(items, batch.subject_keys, judged, strict=True):
-            if error is not None:
-                failures.append(Failure(label, _tally_label(view), "error", describe_error(error)))
+            if judged is None:
                 continue
-            keys.append(key)
-            if found:  # most revisions are clean: nothing to validate
-                valid, invalid = _validate_tally_findings(found, view, names)
-                failures.extend(Failure(label, _tally_label(view), "invalid", message) for message in invalid)
-                batch.found(valid)
-        batch.judged(names, keys)
+            if whole:
+                _collect_batch(names, label, where, judged, findings, failures)
+            else:
+                _collect(names, label, items, judged, findings, failures)
 
     def _store_tally_runs(self, runs: Sequence[DetectorRun], failures: Sequence[Failure],
                           judged: Mapping[str, tuple[int, int, int]]) -> list[int]:
@@ -577,33 +579,66 @@ class DetectionRunner:
         return issue_ids
 
 
-def _tally_items(reading: Connection, stored: Sequence[StoredTally], contests: Mapping[int, ContestView],
+def _tally_items(reading: Connection, batch: TallyBatch, contests: Mapping[int, ContestView],
                  asked: set[str]) -> list[_TallyItem]:
-    """(tally, previous, station, contest) per revision still stored. The previous revisions come
-    in the same query as the current ones (never one of them: one revision per station and contest
-    is judged, and its previous one is another of that station and contest), and they and the
-    station contexts are loaded only when a hook asks for them (None otherwise)."""
-    current = dict.fromkeys((s.id for s in stored), True)
-    earlier = [s.previous_id for s in stored if s.previous_id] if "previous" in asked else []
-    views = detect_data.load_tally_views(reading, [*current, *earlier], contests, current=current)
+    """(tally, previous, station, contest) per row of the batch, for ``pilkada_check_tally``: every
+    row's view, the previous revisions' and the station contexts only when a hook asks for them
+    (None otherwise)."""
+    views = [batch.view(i) for i in range(len(batch))]
     contexts = detect_data.load_station_contexts(
-        reading, [views[i] for i in current if i in views],
-        {c.code: cid for cid, c in contests.items()}) if "station" in asked else {}
-    return [
-        (views[s.id], views.get(s.previous_id) if s.previous_id and earlier else None,
-         contexts.get((s.station_code, s.contest_code)), contests[s.contest_id])
-        for s in stored if s.id in views
-    ]
+        reading, views, {c.code: cid for cid, c in contests.items()}) if "station" in asked else {}
+    return [(view, batch.previous(i) if "previous" in asked else None,
+             contexts.get((view.station_code, view.contest_code)), batch.contest(i))
+            for i, view in enumerate(views)]
 
 
-class _TallyBatch:
-    """Findings of one batch of revisions, per detector, with the subjects each detector judged."""
+def _collect(names: set[str], label: str, items: Sequence[_TallyItem],
+             judged: Sequence[tuple[Any, BaseException | None]], findings: _Findings,
+             failures: list[Failure]) -> None:
+    """One ``pilkada_check_tally`` plugin's answers on the batch: its valid findings, and what it
+    judged (or failed on)."""
+    keys: list[str] = []
+    for (view, *_), key, (found, error) in zip(items, findings.subject_keys, judged, strict=True):
+        if error is not None:
+            failures.append(Failure(label, _tally_label(view), "error", describe_error(error)))
+            continue
+        keys.append(key)
+        if found:  # most revisions are clean: nothing to validate
+            valid, invalid = _validate_tally_findings(found, view, names)
+            failures.extend(Failure(label, _tally_label(view), "invalid", message) for message in invalid)
+            findings.found(valid)
+    findings.judged(names, keys)
 
-    def __init__(self, items: Sequence[tuple[Any, ...]]) -> None:
+
+def _collect_batch(names: set[str], label: str, where: str, returned: Any, findings: _Findings,
+                   failures: list[Failure]) -> None:
+    """One ``pilkada_check_tallies`` plugin's answer: its valid findings; it judged every row."""
+    found, problems = _as_findings(returned)
+    subjects = set(findings.subject_keys)
+    valid = []
+    for f in found:
+        if f.detector not in names:
+            problems.append(f"finding of undeclared or disabled detector {f.detector!r}")
+        elif f.subject_key not in subjects:
+            problems.append(f"a tally check may report only on its revisions' stations and contests, "
+                            f"not {f.subject_key}")
+        else:
+            valid.append(f)
+    failures.extend(Failure(label, where, "invalid", message) for message in problems)
+    findings.found(valid)
+    findings.judged(names, findings.subject_keys)
+
+
+class _Findings:
+    """Findings on one batch of revisions, per detector, with the subjects each detector judged."""
+
+    def __init__(self, batch: TallyBatch) -> None:
         self.findings: dict[str, list[Finding]] = {}
         self.keys: dict[str, set[str]] = {}
-        self.subject_keys = [subject_key(v.station_code, v.contest_code) for v, *_ in items]
-        self.tally_ids = {key: v.tally_id for key, (v, *_) in zip(self.subject_keys, items, strict=True)}
+        self.subject_keys = [subject_key(station, contest)
+                             for station, contest in zip(batch.station_codes.tolist(), batch.contest_codes.tolist(),
+                                                         strict=True)]
+        self.tally_ids = dict(zip(self.subject_keys, batch.tally_ids.tolist(), strict=True))
 
     def judged(self, names: Iterable[str], keys: Sequence[str]) -> None:
         """These detectors judged these subjects (issues of theirs not found again may clear)."""
@@ -653,6 +688,12 @@ def _judge_all(impl: Any, items: Sequence[_TallyItem], settings: DetectorSetting
         except Exception as error:  # noqa: BLE001 - recorded against this one revision
             judged.append((None, error))
     return judged
+
+
+def _judge_batch(impl: Any, batch: TallyBatch, settings: DetectorSettings) -> Any:
+    """One plugin's ``pilkada_check_tallies`` on the batch, with only the arguments it asks for."""
+    available = {"tallies": batch, "settings": settings}
+    return impl.function(*[available[name] for name in impl.argnames])
 
 
 def _tally_label(view: TallyView) -> str:

@@ -19,12 +19,23 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import aliased
 
 from pilkada_graph.bundle import COUNT_FIELDS
-from pilkada_graph.detect_types import ContestView, RegionSummary, RegionTallies, StationContext, TallyView
+from pilkada_graph.detect_types import (
+    ContestView,
+    RegionSummary,
+    RegionTallies,
+    StationContext,
+    TallyBatch,
+    TallyView,
+    as_floats,
+    parse_json_lists,
+    registered_column,
+    vote_matrix,
+)
 from pilkada_graph.ingest import descendant_range
 from pilkada_graph.models import Candidate, Contest, CurrentTally, Region, Station
 from pilkada_graph.pubsub import region_codes_of
 from pilkada_graph.rules import FormValues, failed_checks, registered_of
-from pilkada_graph.store import RawSQL, chunked, marks
+from pilkada_graph.store import RawSQL, StoredTally, chunked, marks
 
 LEVEL_DEPTH = {"province": 1, "regency": 2, "district": 3, "village": 4}
 
@@ -63,24 +74,66 @@ _TALLY_SELECT = (
 )
 
 
-def load_tally_views(connection: Connection, ids: Iterable[int], contests: Mapping[int, ContestView],
-                     current: Mapping[int, bool] | None = None) -> dict[int, TallyView]:
-    """The revisions ``ids`` as :class:`TallyView`, by id; ``current`` says which are current.
+def load_tally_rows(connection: Connection, ids: Iterable[int]) -> dict[int, tuple[Any, ...]]:
+    """The rows of :data:`_TALLY_SELECT` of the revisions ``ids``, by id.
 
     Through the DBAPI cursor: SQLAlchemy's per-value type processing cost more than building
     the views (this runs once per stored revision).
     """
     raw = RawSQL(connection)
-    views: dict[int, TallyView] = {}
+    rows: dict[int, tuple[Any, ...]] = {}
     for chunk in chunked(sorted(set(ids))):
-        for row in raw.fetchall(_TALLY_SELECT.format(marks=marks(len(chunk))), chunk):
-            tally_id = row[0]
-            is_current = True if current is None else current.get(tally_id, False)
-            views[tally_id] = tally_view(row, contests[row[2]].code, is_current, raw)
-    return views
+        rows.update((row[0], row) for row in raw.fetchall(_TALLY_SELECT.format(marks=marks(len(chunk))), chunk))
+    return rows
 
 
+def load_tally_batch(connection: Connection, stored: Sequence[StoredTally], contests: Mapping[int, ContestView],
+                     *, with_previous: bool) -> TallyBatch:
+    """The revisions ``stored`` (those still stored, in their order) as a :class:`TallyBatch`, with the
+    revisions they replaced when ``with_previous``: a few queries for the batch, the columns built
+    without a view per row (views are built from the same rows when a detector asks)."""
+    earlier = [s.previous_id for s in stored if s.previous_id] if with_previous else []
+    rows = load_tally_rows(connection, [*(s.id for s in stored), *earlier])
+    kept = [s for s in stored if s.id in rows]
+    current = [rows[s.id] for s in kept]
+    replaced = [rows.get(s.previous_id) if with_previous and s.previous_id else None for s in kept]
+    return _batch_of_rows(current, replaced, contests, RawSQL(connection))
+
+
+def _batch_of_rows(current: Sequence[tuple[Any, ...]], replaced: Sequence[tuple[Any, ...] | None],
+                   contests: Mapping[int, ContestView], raw: RawSQL) -> TallyBatch:
+    columns = list(zip(*current, strict=True)) or [()] * _ROW_WIDTH
+    votes = _json_lists(columns[_VOTES_AT])
+    replaced_votes = _json_lists([row[_VOTES_AT] if row else None for row in replaced])
+    width = max((len(v) for v in [*votes, *replaced_votes] if v), default=0)
+    row_contests = [contests[contest_id] for contest_id in columns[_CONTEST_AT]]
+
+    def view(i: int) -> TallyView:
+        return tally_view(current[i], row_contests[i].code, True, raw)
+
+    def previous(i: int) -> TallyView | None:
+        row = replaced[i]
+        return tally_view(row, row_contests[i].code, False, raw) if row else None
+
+    return TallyBatch(
+        station_codes=columns[-2], contest_codes=[c.code for c in row_contests], tally_ids=columns[0],
+        counts={name: as_floats(columns[_COUNTS_AT][k]) for k, name in enumerate(COUNT_FIELDS)},
+        votes=vote_matrix(votes, width), widths=[len(v or ()) for v in votes],
+        station_registered=as_floats(columns[-1]), contests=row_contests, view=view,
+        has_previous=[row is not None for row in replaced], previous_votes=vote_matrix(replaced_votes, width),
+        previous=previous)
+
+
+def _json_lists(values: Sequence[Any]) -> list[Any]:
+    """A JSON column's values: SQLite's text parsed in one call, psycopg's already decoded."""
+    if all(value is None or isinstance(value, str) for value in values):
+        return parse_json_lists(values)
+    return [_json_value(value) for value in values]
+
+
+_CONTEST_AT, _VOTES_AT = 2, 7
 _COUNTS_AT = slice(9, 9 + len(COUNT_FIELDS))
+_ROW_WIDTH = 11 + len(COUNT_FIELDS)
 
 
 def tally_view(row: Sequence[Any], contest_code: str, is_current: bool, raw: RawSQL) -> TallyView:
@@ -249,7 +302,7 @@ def load_region_tallies(connection: Connection, summary: RegionSummary, contest:
     """The current revision of every reporting station below the region, as arrays (one query)."""
     low, high = descendant_range(summary.code)
     rows = RawSQL(connection).fetchall(_REGION_SELECT, (low, high, contest_id))
-    votes = [_json_value(r[1]) or [] for r in rows]
+    votes = [v or [] for v in _json_lists([r[1] for r in rows])]
     numbers = tuple(contest.candidates) or tuple(range(1, max((len(v) for v in votes), default=0) + 1))
     codes = [r[8] for r in rows]
     return RegionTallies(
@@ -262,11 +315,11 @@ def load_region_tallies(connection: Connection, summary: RegionSummary, contest:
         tally_ids=np.array([r[0] for r in rows], dtype=np.int64),
         village_codes=np.array([ancestor_code(c, "village") for c in codes], dtype=np.str_),
         district_codes=np.array([ancestor_code(c, "district") for c in codes], dtype=np.str_),
-        registered=_floats(registered_for(FormValues({"dpt": r[2], "dptb": r[3], "dpk": r[4]}), r[9]) for r in rows),
-        voters=_floats(r[5] for r in rows),
-        valid_votes=_floats(r[6] for r in rows),
-        invalid_votes=_floats(r[7] for r in rows),
-        votes=_vote_matrix(votes, len(numbers)),
+        registered=registered_column(*(as_floats([r[k] for r in rows]) for k in (2, 3, 4, 9))),
+        voters=as_floats([r[5] for r in rows]),
+        valid_votes=as_floats([r[6] for r in rows]),
+        invalid_votes=as_floats([r[7] for r in rows]),
+        votes=vote_matrix(votes, len(numbers)),
         other_voters=_other_contests_voters(connection, {r[8]: r[2] for r in rows}, contest_id, low, high),
     )
 
@@ -297,19 +350,6 @@ def _comparable(voters: int | None, valid: int | None, invalid: int | None, dpt:
     consistent = valid is None or invalid is None or valid + invalid == voters
     same_list = dpt is None or own_dpt is None or dpt == own_dpt
     return voters is not None and consistent and same_list
-
-
-def _floats(values: Iterable[int | None]) -> np.ndarray[Any, np.dtype[np.float64]]:
-    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-
-
-def _vote_matrix(rows: Sequence[Sequence[int | None]], width: int) -> np.ndarray[Any, np.dtype[np.float64]]:
-    matrix = np.full((len(rows), width), np.nan, dtype=np.float64)
-    for i, votes in enumerate(rows):
-        for j, value in enumerate(votes[:width]):
-            if value is not None:
-                matrix[i, j] = value
-    return matrix
 
 
 def current_tallies(connection: Connection, *, contest_id: int | None = None,

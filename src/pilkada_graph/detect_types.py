@@ -7,15 +7,18 @@ write, to test with hand-made values, and to run in a worker thread with a time 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from operator import index
+from typing import Any, Literal, SupportsIndex
 
 import numpy as np
 import numpy.typing as npt
 
-from pilkada_graph.rules import CheckFailure
+from pilkada_graph.bundle import COUNT_FIELDS
+from pilkada_graph.rules import CheckFailure, rows_breaking_rules
 
 Severity = Literal["info", "warning", "critical"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
@@ -183,6 +186,128 @@ class StationContext:
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 StrArray = npt.NDArray[np.str_]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def as_floats(values: Sequence[int | None]) -> FloatArray:
+    """A column with ``nan`` for NULL (numpy turns None into nan in a float array)."""
+    return np.array(values, dtype=np.float64).reshape(len(values))
+
+
+def registered_column(dpt: FloatArray, dptb: FloatArray, dpk: FloatArray, station: FloatArray) -> FloatArray:
+    """DPT + DPTb + DPK where the DPT was read, else the station list's figure (as the aggregates count it)."""
+    from_form = dpt + np.nan_to_num(dptb) + np.nan_to_num(dpk)
+    return np.where(np.isnan(dpt), station, from_form)
+
+
+def parse_json_lists(texts: Sequence[str | None]) -> list[list[int | None] | None]:
+    """The ``votes`` JSON of every row in one ``json.loads``: a call per row costs four times more."""
+    return json.loads("[" + ",".join(t if t is not None else "null" for t in texts) + "]")  # type: ignore[no-any-return]
+
+
+def vote_matrix(votes: Sequence[Sequence[int | None] | None], width: int) -> FloatArray:
+    """Stations x candidates, ``nan`` where a count was not read (or beyond a shorter row); one numpy call."""
+    if not votes:
+        return np.zeros((0, width))
+    if all(v is not None and len(v) == width for v in votes):
+        return np.array(votes, dtype=np.float64).reshape(len(votes), width)
+    padding: list[int | None] = [None] * width  # numpy reads None as nan in a float array
+    return np.array([(list(row or ()) + padding)[:width] for row in votes], dtype=np.float64).reshape(len(votes), width)
+
+
+def turnout_of(voters: FloatArray, registered: FloatArray) -> FloatArray:
+    """Voters / registered per row (nan where unknown)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(registered > 0, voters / registered, np.nan)
+
+
+class TallyBatch:
+    """Stored revisions judged together, as columns: what ``pilkada_check_tallies`` receives.
+
+    Row ``i`` of every array is one revision, each the current one of its station and contest: up to
+    ``[detection] batch_size`` of them from an import, one from ``submitTally``. Counts are float64 with
+    ``nan`` where the field was not read, as in :class:`RegionTallies`. Screen the rows on whole
+    columns, then look closer only at the few worth it: :meth:`view` builds row ``i``'s
+    :class:`TallyView` when first asked (building one per revision is most of what checking each
+    revision on its own costs), :meth:`previous` the revision it replaced.
+    """
+
+    def __init__(self, *, station_codes: Sequence[str], contest_codes: Sequence[str], tally_ids: Sequence[int],
+                 counts: Mapping[str, FloatArray], votes: FloatArray, widths: Sequence[int],
+                 station_registered: FloatArray, contests: Sequence[ContestView],
+                 view: Callable[[int], TallyView], has_previous: Sequence[bool] | None = None,
+                 previous_votes: FloatArray | None = None,
+                 previous: Callable[[int], TallyView | None] | None = None) -> None:
+        n = len(tally_ids)
+        self.station_codes: StrArray = np.array(station_codes, dtype=np.str_).reshape(n)
+        self.contest_codes: StrArray = np.array(contest_codes, dtype=np.str_).reshape(n)
+        self.tally_ids: IntArray = np.array(tally_ids, dtype=np.int64).reshape(n)
+        #: Every count field of the form (``bundle.COUNT_FIELDS``) by name: ``counts["voters"]``, ...
+        self.counts: Mapping[str, FloatArray] = {name: counts.get(name, np.full(n, np.nan)) for name in COUNT_FIELDS}
+        #: Column ``k-1`` is ballot number k; ``nan`` where not read or beyond the row's own ballot numbers.
+        self.votes: FloatArray = votes
+        #: How many ballot numbers each row's form has.
+        self.widths: IntArray = np.array(widths, dtype=np.int64).reshape(n)
+        #: The form's DPT + DPTb + DPK, else the station list's figure (``nan`` where neither).
+        self.registered: FloatArray = registered_column(
+            self.counts["dpt"], self.counts["dptb"], self.counts["dpk"], station_registered)
+        #: Whether the form breaks a rule of its own arithmetic (``TallyView.failed_checks`` not empty).
+        self.breaks_rules: BoolArray = rows_breaking_rules(self.counts, votes, self.widths)
+        #: The votes of the revision each row replaced (all ``nan`` where it replaced none).
+        self.previous_votes: FloatArray = (np.full((n, 0), np.nan) if previous_votes is None else previous_votes)
+        #: Whether each row replaced an earlier revision.
+        self.has_previous: BoolArray = np.array(has_previous if has_previous is not None else [False] * n,
+                                                dtype=np.bool_).reshape(n)
+        self._contests = list(contests)
+        self._view = view
+        self._previous = previous
+        self._views: dict[int, TallyView] = {}
+
+    @classmethod
+    def of_views(cls, views: Sequence[TallyView], contests: Sequence[ContestView],
+                 previous: Sequence[TallyView | None] | None = None) -> TallyBatch:
+        """A batch of views already built (and the revisions they replaced): for tests, and any caller
+        holding views. ``contests[i]`` is row ``i``'s contest."""
+        replaced = list(previous) if previous is not None else [None] * len(views)
+        width = max((len(v.votes) for v in [*views, *replaced] if v is not None), default=0)
+        return cls(
+            station_codes=[v.station_code for v in views], contest_codes=[v.contest_code for v in views],
+            tally_ids=[v.tally_id for v in views],
+            counts={name: as_floats([getattr(v, name) for v in views]) for name in COUNT_FIELDS},
+            votes=vote_matrix([v.votes for v in views], width), widths=[len(v.votes) for v in views],
+            # A view's ``registered`` is its form's when the DPT was read: the same column either way.
+            station_registered=as_floats([v.registered for v in views]), contests=contests,
+            view=views.__getitem__, has_previous=[p is not None for p in replaced],
+            previous_votes=vote_matrix([p.votes if p else None for p in replaced], width),
+            previous=replaced.__getitem__)
+
+    def __len__(self) -> int:
+        return len(self.tally_ids)
+
+    @property
+    def voters(self) -> FloatArray:
+        return self.counts["voters"]
+
+    @property
+    def turnout(self) -> FloatArray:
+        """Voters / registered per row (nan where unknown)."""
+        return turnout_of(self.voters, self.registered)
+
+    def view(self, i: SupportsIndex) -> TallyView:
+        """Row ``i`` (an int, or an item of ``np.flatnonzero``) as a :class:`TallyView`, built when first asked."""
+        row = index(i)
+        found = self._views.get(row)
+        if found is None:
+            found = self._views[row] = self._view(row)
+        return found
+
+    def previous(self, i: SupportsIndex) -> TallyView | None:
+        """The revision row ``i`` replaced, or None."""
+        return self._previous(index(i)) if self._previous is not None else None
+
+    def contest(self, i: SupportsIndex) -> ContestView:
+        """Row ``i``'s contest and its candidates."""
+        return self._contests[index(i)]
 
 
 @dataclass(frozen=True, eq=False)
@@ -223,8 +348,7 @@ class RegionTallies:
     @property
     def turnout(self) -> FloatArray:
         """Voters / registered per station (nan where unknown)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.registered > 0, self.voters / self.registered, np.nan)
+        return turnout_of(self.voters, self.registered)
 
     @property
     def invalid_share(self) -> FloatArray:

@@ -38,6 +38,7 @@ from pilkada_graph.detect_types import (
     RegionSummary,
     RegionTallies,
     StationContext,
+    TallyBatch,
     TallyView,
 )
 from pilkada_graph.recaps import RegionRecaps
@@ -93,6 +94,30 @@ def pilkada_check_tally(
     :param settings: settings in force of the *enabled* detectors, by name; a detector that is
         not in it is disabled and must not report.
     :return: findings (``Finding.subject`` = ``tally.station_code``), or None for none.
+    """
+
+
+@hookspec
+def pilkada_check_tallies(tallies: TallyBatch, settings: DetectorSettings) -> Sequence[Finding] | None:
+    """Check a batch of stored revisions at once, as columns: the same judgement as
+    :func:`pilkada_check_tally`, for a detector that can screen whole columns with numpy.
+
+    Called where ``pilkada_check_tally`` is (every revision from every feed: a bundle import
+    hands over up to ``[detection] batch_size`` revisions at a time, ``submitTally`` one), with
+    every revision that is current once the batch is in. Screen the rows on the arrays, then build
+    :meth:`~pilkada_graph.detect_types.TallyBatch.view` (and ``previous``, ``contest``) only for
+    the few rows worth a closer look: building a view per revision is most of what a per-revision
+    check costs, so a plugin written this way adds next to nothing to an import. Implement one of
+    the two hooks for a detector, not both (each would be called). A raise fails the whole batch
+    for this plugin (recorded once, the batch's issues left as they were).
+
+    :param tallies: the revisions, row ``i`` one revision: ``station_codes``, ``contest_codes``,
+        ``tally_ids``, ``counts`` (every count field, float, ``nan`` where not read), the ``votes``
+        matrix and each row's ``widths``, ``registered``, ``turnout``, ``breaks_rules`` (the form
+        breaks its own arithmetic), ``has_previous`` and ``previous_votes``.
+    :param settings: settings in force of the *enabled* detectors, by name.
+    :return: findings, each about one row's station and contest, or None for none. A row's station
+        that had an issue of the detector and gets no finding is cleared, as with ``pilkada_check_tally``.
     """
 
 

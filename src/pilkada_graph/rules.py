@@ -3,6 +3,11 @@
 One set of rules serves everyone: the form-arithmetic detector, GraphQL's ``failedChecks``
 on a tally, and the desk console's entry screen (through GraphQL). A rule is judged only on
 the fields that are filled: a form read in part breaks no rule with what it lacks.
+
+:func:`failed_checks` judges one form and says how it fails; :func:`rows_breaking_rules` answers
+only *whether*, for a whole batch of forms at once (numpy on columns), so that the per-tally
+checks of an import spell out the failures of the few forms that have any.
+``tests/detectors/test_rules_on_columns.py`` checks that the two agree on every form.
 """
 
 from __future__ import annotations
@@ -10,6 +15,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
 
 #: Ballots received include a reserve of 2.5% of the DPT, rounded up.
 RESERVE_RATE = 0.025
@@ -175,3 +183,37 @@ def _ballots_reserve(form: FormValues) -> list[CheckFailure]:
             f"{received} ballots received; DPT {dpt} plus the 2.5% reserve is {expected}",
         )
     ]
+
+
+def rows_breaking_rules(counts: Mapping[str, npt.NDArray[np.float64]], votes: npt.NDArray[np.float64],
+                        widths: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """For each row of a batch of forms, whether :func:`failed_checks` finds any failure.
+
+    ``counts``: one float column per count field, ``nan`` where not read (a missing column: never
+    read); ``votes``: one row per form, column ``k-1`` for ballot number k (``nan`` where not read,
+    or beyond the form's own ``widths[i]`` ballot numbers). Counts are integers far below 2**53, so
+    float arithmetic on them is exact.
+    """
+    n = len(widths)
+    missing = np.full(n, np.nan)
+
+    def column(name: str) -> npt.NDArray[np.float64]:
+        return counts.get(name, missing)
+
+    valid, invalid, voters = column("valid_votes"), column("invalid_votes"), column("voters")
+    dpt, received = column("dpt"), column("ballots_received")
+    within = np.arange(votes.shape[1]) < widths[:, None]
+    all_votes_read = ~(np.isnan(votes) & within).any(axis=1)
+    votes_total = np.where(within, votes, 0.0).sum(axis=1)
+    votes_sum = (widths > 0) & all_votes_read & ~np.isnan(valid) & (votes_total != valid)
+    # The chain valid + invalid = total = ballots used = voters holds when its read links are all equal.
+    chain = np.column_stack([valid + invalid, column("total_votes"), column("ballots_used"), voters])
+    chain_broken = np.fmax.reduce(chain, axis=1) > np.fmin.reduce(chain, axis=1)
+    registered = dpt + np.nan_to_num(column("dptb")) + np.nan_to_num(column("dpk"))
+    over_registered = voters > registered
+    accounted = column("ballots_used") + column("ballots_unused") + column("ballots_spoiled")
+    unbalanced = ~np.isnan(received) & ~np.isnan(accounted) & (received != accounted)
+    off_reserve = ~np.isnan(dpt) & ~np.isnan(received) & (received != dpt + np.ceil(dpt * RESERVE_RATE))
+    breaking: npt.NDArray[np.bool_] = votes_sum | chain_broken | over_registered | unbalanced | off_reserve
+    return breaking
+

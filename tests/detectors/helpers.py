@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from pilkada_graph.bundle import COUNT_FIELDS
-from pilkada_graph.detect_types import ContestView, DetectorSettings, Finding, RegionTallies, TallyView
+from pilkada_graph.detect_types import ContestView, DetectorSettings, Finding, RegionTallies, TallyBatch, TallyView
 from pilkada_graph.plugins import builtin_plugins_dir, load_module
 from pilkada_graph.rules import FormValues, failed_checks, registered_of
 
@@ -26,6 +26,13 @@ def plugin(name: str) -> ModuleType:
 def settings_of(module: ModuleType, **overrides: Any) -> DetectorSettings:
     """Every detector of ``module`` enabled with its defaults; ``overrides`` apply to all of them."""
     return DetectorSettings({info.name: {**info.defaults, **overrides} for info in module.pilkada_detectors()})
+
+
+def judge(module: ModuleType, view: TallyView, settings: DetectorSettings, *,
+          previous: TallyView | None = None) -> Sequence[Finding] | None:
+    """What ``module``'s ``pilkada_check_tallies`` finds in a batch of this one revision (of ``CONTEST``)."""
+    return module.pilkada_check_tallies(tallies=TallyBatch.of_views([view], [CONTEST], [previous]),  # type: ignore[no-any-return]
+                                        settings=settings)
 
 
 def form_counts(votes: Sequence[int], invalid: int = 10, dpt: int = 400, dptb: int = 0, dpk: int = 0,

@@ -18,6 +18,7 @@ from pilkada_graph.detect_types import (
     RegionSummary,
     RegionTallies,
     StationContext,
+    TallyBatch,
     TallyView,
 )
 from pilkada_graph.hookspecs import hookimpl
@@ -73,6 +74,50 @@ def test_hook_pilkada_check_tally(make_desk: DeskFactory, election: Path) -> Non
     assert station.district.code == "62.71.01" and station.district.stations_reported == 8
     assert call["contest"].candidates == {1: "A", 2: "B"} and call["settings"]["recording"] == {"limit": 1}
     assert len(recording.calls) == 17  # 16 imported, then the correction
+
+
+class BatchRecording:
+    """A test plugin judging whole batches: it keeps each batch and flags many invalid votes."""
+
+    def __init__(self) -> None:
+        self.batches: list[TallyBatch] = []
+
+    @hookimpl
+    def pilkada_detectors(self) -> list[DetectorInfo]:
+        return [DetectorInfo("batch-recording", "records its batches", {"invalid_above": 50})]
+
+    @hookimpl
+    def pilkada_check_tallies(self, tallies: TallyBatch, settings: DetectorSettings) -> list[Finding]:
+        self.batches.append(tallies)
+        limit = settings["batch-recording"]["invalid_above"]
+        return [Finding("batch-recording", (view := tallies.view(i)).station_code, view.contest_code, "warning",
+                        "many invalid votes", {"invalid_votes": view.invalid_votes})
+                for i in np.flatnonzero(tallies.counts["invalid_votes"] > limit)]
+
+
+def test_hook_pilkada_check_tallies(make_desk: DeskFactory, engine: Engine, election: Path) -> None:
+    recording = BatchRecording()
+    desk = make_desk(recording, builtins=())
+    desk.import_bundle(election)
+    [imported] = recording.batches
+    outlier = int(np.flatnonzero(imported.station_codes == OUTLIER)[0])
+    assert len(imported) == 16 and imported.votes.shape == (16, 2) and imported.widths.tolist() == [2] * 16
+    assert (imported.counts["invalid_votes"][outlier], imported.registered[outlier]) == (60, 300)
+    assert imported.turnout[outlier] == 200 / 300
+    assert not imported.breaks_rules.any() and not imported.has_previous.any()
+    assert imported.view(outlier).district_code == "62.71.01"
+    assert imported.contest(outlier).candidates == {1: "A", 2: "B"}
+    [issue] = issues_of(engine, "batch-recording")
+    assert (issue.evidence, issue.active) == ({"invalid_votes": 60}, True)
+
+    desk.submit_tally(form("fix-1", OUTLIER, votes=(100, 90), valid=180, invalid=9))
+    corrected = recording.batches[-1]
+    assert len(corrected) == 1 and corrected.has_previous.tolist() == [True]
+    assert corrected.breaks_rules.tolist() == [True]  # its votes do not add up to its valid votes
+    assert corrected.previous_votes.tolist() == [[70, 70]] and corrected.votes.tolist() == [[100, 90]]
+    assert corrected.previous(0).invalid_votes == 60  # type: ignore[union-attr]
+    [issue] = issues_of(engine, "batch-recording")
+    assert not issue.active  # the corrected revision cleared it
 
 
 def test_regions_mostly_smaller_than_region_min_stations_are_checked_pooled_one_level_up(
