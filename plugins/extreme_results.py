@@ -16,8 +16,6 @@ Settings
 
 from __future__ import annotations
 
-import numpy as np
-
 from pilkada_graph.detect_types import ContestView, DetectorInfo, DetectorSettings, Finding, TallyBatch, TallyView
 from pilkada_graph.hookspecs import hookimpl
 
@@ -46,8 +44,8 @@ def pilkada_check_tallies(tallies: TallyBatch, settings: DetectorSettings) -> li
     config = settings.of(NAME)
     if config is None:
         return None
-    worth_a_look = (tallies.turnout >= float(config["turnout"])) & (tallies.registered >= int(config["min_registered"]))
-    return [finding for i in np.flatnonzero(worth_a_look)
+    turnout, registered = float(config["turnout"]), int(config["min_registered"])
+    return [finding for i in tallies.rows_where(lambda t: (t.turnout >= turnout) & (t.registered >= registered))
             for finding in check_tally(tallies.view(i), tallies.contest(i), settings)]
 
 

@@ -24,8 +24,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from pilkada_graph.bundle import COUNT_FIELDS
 from pilkada_graph.detect_types import DetectorInfo, DetectorSettings, Finding, Severity, TallyBatch, TallyView
 from pilkada_graph.hookspecs import hookimpl
@@ -58,7 +56,8 @@ def pilkada_check_tallies(tallies: TallyBatch, settings: DetectorSettings) -> li
     """Only the forms that break a rule (``tallies.breaks_rules``) are looked at closer."""
     if settings.of(NAME) is None:
         return None
-    return [finding for i in np.flatnonzero(tallies.breaks_rules) for finding in check_tally(tallies.view(i), settings)]
+    return [finding for i in tallies.rows_where(lambda t: t.breaks_rules)
+            for finding in check_tally(tallies.view(i), settings)]
 
 
 def check_tally(tally: TallyView, settings: DetectorSettings) -> list[Finding]:

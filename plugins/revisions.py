@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from pilkada_graph.detect_types import (
+    BoolArray,
     ContestView,
     DetectorInfo,
     DetectorSettings,
@@ -65,10 +66,14 @@ def pilkada_check_tallies(tallies: TallyBatch, settings: DetectorSettings) -> li
     """Only the revisions whose votes differ from the ones they replaced are looked at closer."""
     if settings.of(NAME) is None:
         return None
-    now, before = tallies.votes, tallies.previous_votes
-    changed = tallies.has_previous & ((now != before) & ~np.isnan(now) & ~np.isnan(before)).any(axis=1)
-    return [finding for i in np.flatnonzero(changed)
+    return [finding for i in tallies.rows_where(votes_changed)
             for finding in check_tally(tallies.view(i), tallies.previous(i), tallies.contest(i), settings)]
+
+
+def votes_changed(tallies: TallyBatch) -> BoolArray:
+    """The rows whose votes differ from the revision they replaced (where both read a candidate's)."""
+    now, before = tallies.votes, tallies.previous_votes
+    return tallies.has_previous & ((now != before) & ~np.isnan(now) & ~np.isnan(before)).any(axis=1)  # type: ignore[no-any-return]
 
 
 def check_tally(tally: TallyView, previous: TallyView | None, contest: ContestView,

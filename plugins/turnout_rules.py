@@ -22,11 +22,18 @@ Settings
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
-import numpy as np
-
-from pilkada_graph.detect_types import DetectorInfo, DetectorSettings, Finding, Severity, TallyBatch, TallyView
+from pilkada_graph.detect_types import (
+    BoolArray,
+    DetectorInfo,
+    DetectorSettings,
+    Finding,
+    Severity,
+    TallyBatch,
+    TallyView,
+)
 from pilkada_graph.hookspecs import hookimpl
 
 NAME = "turnout-rules"
@@ -58,12 +65,17 @@ def pilkada_check_tallies(tallies: TallyBatch, settings: DetectorSettings) -> li
     config = settings.of(NAME)
     if config is None:
         return None
+    return [finding for i in tallies.rows_where(partial(worth_a_look, config=config))
+            for finding in check_tally(tallies.view(i), settings)]
+
+
+def worth_a_look(tallies: TallyBatch, config: Mapping[str, Any]) -> BoolArray:
+    """The rows that may break a rule (``turnout_problems`` decides)."""
     voters, unused, received = tallies.voters, tallies.counts["ballots_unused"], tallies.counts["ballots_received"]
     near = (tallies.turnout >= float(config.get("near_full", 0.98))) & (
         tallies.registered >= int(config.get("min_registered", 20)))
     none_unused = (unused == 0) & (received > 0) & (voters > 0) if config.get("zero_unused", True) else False
-    worth_a_look = (voters > tallies.registered) | near | none_unused
-    return [finding for i in np.flatnonzero(worth_a_look) for finding in check_tally(tallies.view(i), settings)]
+    return (voters > tallies.registered) | near | none_unused  # type: ignore[no-any-return]
 
 
 def check_tally(tally: TallyView, settings: DetectorSettings) -> list[Finding]:

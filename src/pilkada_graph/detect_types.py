@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from operator import index
 from typing import Any, Literal, SupportsIndex
 
@@ -18,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pilkada_graph.bundle import COUNT_FIELDS
-from pilkada_graph.rules import CheckFailure, rows_breaking_rules
+from pilkada_graph.rules import CheckFailure, rows_breaking_rules, zero_where_nan
 
 Severity = Literal["info", "warning", "critical"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
@@ -196,7 +197,7 @@ def as_floats(values: Sequence[int | None]) -> FloatArray:
 
 def registered_column(dpt: FloatArray, dptb: FloatArray, dpk: FloatArray, station: FloatArray) -> FloatArray:
     """DPT + DPTb + DPK where the DPT was read, else the station list's figure (as the aggregates count it)."""
-    from_form = dpt + np.nan_to_num(dptb) + np.nan_to_num(dpk)
+    from_form = dpt + zero_where_nan(dptb) + zero_where_nan(dpk)
     return np.where(np.isnan(dpt), station, from_form)
 
 
@@ -217,8 +218,11 @@ def vote_matrix(votes: Sequence[Sequence[int | None] | None], width: int) -> Flo
 
 def turnout_of(voters: FloatArray, registered: FloatArray) -> FloatArray:
     """Voters / registered per row (nan where unknown)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(registered > 0, voters / registered, np.nan)
+    return np.divide(voters, registered, out=np.full(voters.shape, np.nan), where=registered > 0)
+
+
+#: A batch of at most this many rows is looked at row by row (:meth:`TallyBatch.rows_where`).
+FEW_ROWS = 4
 
 
 class TallyBatch:
@@ -248,11 +252,7 @@ class TallyBatch:
         self.votes: FloatArray = votes
         #: How many ballot numbers each row's form has.
         self.widths: IntArray = np.array(widths, dtype=np.int64).reshape(n)
-        #: The form's DPT + DPTb + DPK, else the station list's figure (``nan`` where neither).
-        self.registered: FloatArray = registered_column(
-            self.counts["dpt"], self.counts["dptb"], self.counts["dpk"], station_registered)
-        #: Whether the form breaks a rule of its own arithmetic (``TallyView.failed_checks`` not empty).
-        self.breaks_rules: BoolArray = rows_breaking_rules(self.counts, votes, self.widths)
+        self._station_registered = station_registered
         #: The votes of the revision each row replaced (all ``nan`` where it replaced none).
         self.previous_votes: FloatArray = (np.full((n, 0), np.nan) if previous_votes is None else previous_votes)
         #: Whether each row replaced an earlier revision.
@@ -288,10 +288,32 @@ class TallyBatch:
     def voters(self) -> FloatArray:
         return self.counts["voters"]
 
-    @property
+    @cached_property
+    def registered(self) -> FloatArray:
+        """The form's DPT + DPTb + DPK, else the station list's figure (``nan`` where neither)."""
+        return registered_column(self.counts["dpt"], self.counts["dptb"], self.counts["dpk"], self._station_registered)
+
+    @cached_property
+    def breaks_rules(self) -> BoolArray:
+        """Whether each form breaks a rule of its own arithmetic (``TallyView.failed_checks`` not empty)."""
+        return rows_breaking_rules(self.counts, self.votes, self.widths)
+
+    @cached_property
     def turnout(self) -> FloatArray:
         """Voters / registered per row (nan where unknown)."""
         return turnout_of(self.voters, self.registered)
+
+    def rows_where(self, screen: Callable[[TallyBatch], BoolArray]) -> list[int]:
+        """The rows ``screen`` picks for a closer look; in a batch of a few rows, every row.
+
+        numpy's cost per call, not per row, is what a screen costs on the one-row batch of a
+        submission: more than building the row's view and looking at it closely, which decides
+        anyway. Derived columns (``registered``, ``turnout``, ``breaks_rules``) are computed when
+        first read, so such a batch never computes them.
+        """
+        if len(self) <= FEW_ROWS:
+            return list(range(len(self)))
+        return np.flatnonzero(screen(self)).tolist()  # type: ignore[no-any-return]
 
     def view(self, i: SupportsIndex) -> TallyView:
         """Row ``i`` (an int, or an item of ``np.flatnonzero``) as a :class:`TallyView`, built when first asked."""

@@ -18,7 +18,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pilkada_graph.bundle import COUNT_FIELDS
-from pilkada_graph.detect_types import DetectorSettings, Finding, TallyBatch, TallyView, as_floats, vote_matrix
+from pilkada_graph.detect_types import (
+    FEW_ROWS,
+    DetectorSettings,
+    Finding,
+    TallyBatch,
+    TallyView,
+    as_floats,
+    vote_matrix,
+)
 from pilkada_graph.rules import FormValues, failed_checks, rows_breaking_rules
 
 from .helpers import CONTEST, plugin, settings_of, tally
@@ -68,7 +76,7 @@ def revision(draw: st.DrawFn, tally_id: int) -> TallyView:
 
 @st.composite
 def batches(draw: st.DrawFn) -> tuple[list[TallyView], list[TallyView | None]]:
-    n = draw(st.integers(1, 10))
+    n = draw(st.integers(1, 3 * FEW_ROWS))  # most batches larger than FEW_ROWS: the screens decide
     views = [draw(revision(i + 1)) for i in range(n)]
     previous = [draw(st.one_of(st.none(), revision(i + 1))) for i in range(n)]
     return views, previous
@@ -96,6 +104,16 @@ def test_each_builtins_batch_hook_finds_what_checking_every_row_finds(
         config = settings_of(module, **overrides)
         assert module.pilkada_check_tallies(tallies=tallies, settings=config) == one_by_one(
             module, views, previous, config), module.__name__
+
+
+def test_a_batch_of_a_few_rows_is_looked_at_row_by_row_and_a_larger_one_through_the_screen() -> None:
+    def screen(batch: TallyBatch) -> np.ndarray:
+        return batch.tally_ids % 2 == 0
+
+    few = TallyBatch.of_views([tally(tally_id=i) for i in range(1, FEW_ROWS + 1)], [CONTEST] * FEW_ROWS)
+    many = TallyBatch.of_views([tally(tally_id=i) for i in range(1, FEW_ROWS + 3)], [CONTEST] * (FEW_ROWS + 2))
+    assert few.rows_where(screen) == list(range(FEW_ROWS))
+    assert many.rows_where(screen) == [i for i in range(FEW_ROWS + 2) if (i + 1) % 2 == 0]
 
 
 def test_a_disabled_builtin_judges_nothing() -> None:
