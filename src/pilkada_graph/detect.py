@@ -613,17 +613,9 @@ def _collect(names: set[str], label: str, items: Sequence[_TallyItem],
 def _collect_batch(names: set[str], label: str, where: str, returned: Any, findings: _Findings,
                    failures: list[Failure]) -> None:
     """One ``pilkada_check_tallies`` plugin's answer: its valid findings; it judged every row."""
-    found, problems = _as_findings(returned)
     subjects = set(findings.subject_keys)
-    valid = []
-    for f in found:
-        if f.detector not in names:
-            problems.append(f"finding of undeclared or disabled detector {f.detector!r}")
-        elif f.subject_key not in subjects:
-            problems.append(f"a tally check may report only on its revisions' stations and contests, "
-                            f"not {f.subject_key}")
-        else:
-            valid.append(f)
+    valid, problems = _validate_findings(returned, names, lambda f: f.subject_key in subjects,
+                                         "a tally check may report only on its revisions' stations and contests, not")
     failures.extend(Failure(label, where, "invalid", message) for message in problems)
     findings.found(valid)
     findings.judged(names, findings.subject_keys)
@@ -710,31 +702,33 @@ def _as_findings(returned: Any) -> tuple[list[Finding], list[str]]:
     return findings, others
 
 
-def _validate_tally_findings(returned: Any, view: TallyView, names: set[str]) -> tuple[list[Finding], list[str]]:
+def _validate_findings(returned: Any, names: set[str], may_report_on: Callable[[Finding], bool],
+                       refusal: str) -> tuple[list[Finding], list[str]]:
+    """A hook's answer split into valid findings and problems: a finding must be of one of the plugin's
+    enabled detectors (``names``) and about a subject ``may_report_on`` allows (``refusal``, followed
+    by the subject, says why not)."""
     findings, problems = _as_findings(returned)
     valid = []
     for f in findings:
         if f.detector not in names:
             problems.append(f"finding of undeclared or disabled detector {f.detector!r}")
-        elif (f.subject, f.contest) != (view.station_code, view.contest_code):
-            problems.append(f"a tally check may report only on its station and contest, not {f.subject_key}")
+        elif not may_report_on(f):
+            problems.append(f"{refusal} {f.subject_key}")
         else:
             valid.append(f)
     return valid, problems
+
+
+def _validate_tally_findings(returned: Any, view: TallyView, names: set[str]) -> tuple[list[Finding], list[str]]:
+    key = subject_key(view.station_code, view.contest_code)
+    return _validate_findings(returned, names, lambda f: f.subject_key == key,
+                              "a tally check may report only on its station and contest, not")
 
 
 def _validate_region_findings(returned: Any, region: str, contest: str,
                               names: set[str]) -> tuple[list[Finding], list[str]]:
-    findings, problems = _as_findings(returned)
-    valid = []
-    for f in findings:
-        if f.detector not in names:
-            problems.append(f"finding of undeclared or disabled detector {f.detector!r}")
-        elif f.contest != contest or not is_below(f.subject, region):
-            problems.append(f"a region check of {region} {contest} cannot report on {f.subject_key}")
-        else:
-            valid.append(f)
-    return valid, problems
+    return _validate_findings(returned, names, lambda f: f.contest == contest and is_below(f.subject, region),
+                              f"a region check of {region} {contest} cannot report on")
 
 
 def effective_revisions(stored: Sequence[StoredTally]) -> list[StoredTally]:
