@@ -37,11 +37,9 @@ from pilkada_graph.store import (
     PendingSums,
     RawSQL,
     StoredTally,
-    chunked,
     existing_submissions,
     json_int_list,
     lock_stations,
-    marks,
     write_current_pointers,
 )
 
@@ -211,10 +209,9 @@ def _rows_for_the_row_road(raw: RawSQL, columns: TallyColumns, references: _Refe
     stored_ids = existing_submissions(raw.connection, ids)
     left_forms = {form for form, submission in zip(forms, ids, strict=True)
                   if seen[submission] > 1 or submission in stored_ids}
-    for chunk in chunked(sorted({station_id for station_id, _ in forms})):  # type: ignore[type-var]
-        found = raw.fetchall(
-            f"SELECT station_id, contest_id FROM current_tallies WHERE station_id IN ({marks(len(chunk))})", chunk)
-        left_forms.update(tuple(pair) for pair in found)
+    found = raw.fetchall_in("SELECT station_id, contest_id FROM current_tallies WHERE station_id IN ({values})",
+                            sorted({station_id for station_id, _ in forms}))  # type: ignore[type-var]
+    left_forms.update(tuple(pair) for pair in found)
     return [i for i, form in enumerate(forms) if form in left_forms]
 
 

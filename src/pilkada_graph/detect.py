@@ -66,7 +66,7 @@ from pilkada_graph.lifecycle import DetectorRun, Scope, upsert_runs, utc_now
 from pilkada_graph.models import DetectorFailure
 from pilkada_graph.plugins import PluginHost
 from pilkada_graph.recaps import load_region_recaps
-from pilkada_graph.store import RawSQL, StoredTally, chunked, lock_stations, marks, replaced_revisions
+from pilkada_graph.store import RawSQL, StoredTally, chunked, lock_stations, replaced_revisions
 
 if TYPE_CHECKING:
     from pilkada_graph.service import Desk
@@ -286,13 +286,10 @@ class DetectionRunner:
 
     def issues_for_tallies(self, tally_ids: Sequence[int]) -> list[int]:
         """Active issues that judged these revisions."""
-        found: list[int] = []
         with self._reader.connect() as connection:
-            raw = RawSQL(connection)
-            for chunk in chunked(sorted(tally_ids)):
-                found += (row[0] for row in raw.fetchall(
-                    f"SELECT id FROM issues WHERE tally_id IN ({marks(len(chunk))}) AND active = ?", (*chunk, True)))
-        return sorted(found)
+            rows = RawSQL(connection).fetchall_in("SELECT id FROM issues WHERE tally_id IN ({values}) AND active = ?",
+                                                  sorted(tally_ids), (True,))
+        return sorted(row[0] for row in rows)
 
     # -- per-tally hooks
 

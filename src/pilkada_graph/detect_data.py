@@ -35,7 +35,7 @@ from pilkada_graph.ingest import descendant_range
 from pilkada_graph.models import Candidate, Contest, CurrentTally, Region, Station
 from pilkada_graph.pubsub import region_codes_of
 from pilkada_graph.rules import FormValues, failed_checks, registered_of
-from pilkada_graph.store import RawSQL, StoredTally, chunked, marks
+from pilkada_graph.store import RawSQL, StoredTally
 
 LEVEL_DEPTH = {"province": 1, "regency": 2, "district": 3, "village": 4}
 
@@ -67,10 +67,14 @@ def load_contests(connection: Connection) -> dict[int, ContestView]:
 
 # --------------------------------------------------------------------------- one revision at a time
 
+#: Times and JSON come as text (the same on both backends): psycopg's decoding of two timestamps and
+#: two JSON values per row was half of this query on PostgreSQL, and a batch's views are built from
+#: few of its rows; the ``votes`` of the batch are then parsed in one ``json.loads``.
 _TALLY_SELECT = (
-    "SELECT t.id, t.submission_id, t.contest_id, t.submitted_at, t.submitted_offset, t.received_at, t.source, "
-    f"t.votes, t.extra, {', '.join(f't.{f}' for f in COUNT_FIELDS)}, s.code, s.registered "
-    "FROM tallies t JOIN stations s ON s.id = t.station_id WHERE t.id IN ({marks})"
+    "SELECT t.id, t.submission_id, t.contest_id, CAST(t.submitted_at AS TEXT), t.submitted_offset, "
+    "CAST(t.received_at AS TEXT), t.source, CAST(t.votes AS TEXT), CAST(t.extra AS TEXT), "
+    f"{', '.join(f't.{f}' for f in COUNT_FIELDS)}, s.code, s.registered "
+    "FROM tallies t JOIN stations s ON s.id = t.station_id WHERE t.id IN ({values})"
 )
 
 
@@ -80,11 +84,7 @@ def load_tally_rows(connection: Connection, ids: Iterable[int]) -> dict[int, tup
     Through the DBAPI cursor: SQLAlchemy's per-value type processing cost more than building
     the views (this runs once per stored revision).
     """
-    raw = RawSQL(connection)
-    rows: dict[int, tuple[Any, ...]] = {}
-    for chunk in chunked(sorted(set(ids))):
-        rows.update((row[0], row) for row in raw.fetchall(_TALLY_SELECT.format(marks=marks(len(chunk))), chunk))
-    return rows
+    return {row[0]: row for row in RawSQL(connection).fetchall_in(_TALLY_SELECT, sorted(set(ids)))}
 
 
 def load_tally_batch(connection: Connection, stored: Sequence[StoredTally], contests: Mapping[int, ContestView],
@@ -222,31 +222,22 @@ def load_station_contexts(connection: Connection, views: Iterable[TallyView],
 
 
 def _station_rows(connection: Connection, codes: Sequence[str]) -> dict[str, tuple[int | None, int | None]]:
-    raw = RawSQL(connection)
-    found = {}
-    for chunk in chunked(codes):
-        rows = raw.fetchall(f"SELECT code, number, registered FROM stations WHERE code IN ({marks(len(chunk))})", chunk)
-        found.update({code: (number, registered) for code, number, registered in rows})
-    return found
+    rows = RawSQL(connection).fetchall_in(
+        "SELECT code, number, registered FROM stations WHERE code IN ({values})", codes)
+    return {code: (number, registered) for code, number, registered in rows}
 
 
 def load_region_summaries(connection: Connection, codes: Sequence[str],
                           contest_ids: set[int]) -> dict[tuple[str, int], RegionSummary]:
     """(region code, contest id) -> its aggregate row (absent when nothing reported)."""
-    raw = RawSQL(connection)
-    found: dict[tuple[str, int], RegionSummary] = {}
-    for chunk in chunked(codes):
-        rows = raw.fetchall(
-            "SELECT r.code, r.level, r.stations_total, rr.contest_id, rr.stations_reported, rr.registered, "
-            "rr.voters, rr.valid_votes, rr.invalid_votes "
-            "FROM regions r JOIN region_results rr ON rr.region_id = r.id "
-            f"WHERE r.code IN ({marks(len(chunk))})", chunk)
-        for code, level, stations_total, contest_id, *sums in rows:
-            # Filtered here, not in SQL: a region has results for two or three contests, while
-            # ``contest_id IN (546 ids)`` made SQLite probe the key once per region and contest.
-            if contest_id in contest_ids:
-                found[(code, contest_id)] = RegionSummary(code, level, stations_total or 0, *sums)
-    return found
+    rows = RawSQL(connection).fetchall_in(
+        "SELECT r.code, r.level, r.stations_total, rr.contest_id, rr.stations_reported, rr.registered, "
+        "rr.voters, rr.valid_votes, rr.invalid_votes "
+        "FROM regions r JOIN region_results rr ON rr.region_id = r.id WHERE r.code IN ({values})", codes)
+    # Filtered here, not in SQL: a region has results for two or three contests, while
+    # ``contest_id IN (546 ids)`` made SQLite probe the key once per region and contest.
+    return {(code, contest_id): RegionSummary(code, level, stations_total or 0, *sums)
+            for code, level, stations_total, contest_id, *sums in rows if contest_id in contest_ids}
 
 
 # --------------------------------------------------------------------------- a region at once

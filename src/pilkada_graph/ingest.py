@@ -41,9 +41,7 @@ from pilkada_graph.store import (
     RawSQL,
     StoredTally,
     ValidTally,
-    chunked,
     existing_submissions,
-    marks,
     store_tallies,
 )
 
@@ -337,15 +335,13 @@ class Catalog:
         """Look up every code not looked up yet, a chunk of codes per query, through the DBAPI
         cursor (SQLAlchemy's per-row result processing cost as much as the query itself)."""
         missing = sorted({c for c in codes if c not in self.stations})
-        raw = RawSQL(self.connection)
-        for chunk in chunked(missing):
-            found = raw.fetchall(
-                f"SELECT id, code, village_id, registered FROM stations WHERE code IN ({marks(len(chunk))})", chunk)
-            for station_id, code, village_id, registered in found:
-                village = self.region_ids[village_id]
-                self.stations[code] = StationRef(code, village.code, registered, station_id, village_id)
-            for code in chunk:
-                self.stations.setdefault(code, None)
+        found = RawSQL(self.connection).fetchall_in(
+            "SELECT id, code, village_id, registered FROM stations WHERE code IN ({values})", missing)
+        for station_id, code, village_id, registered in found:
+            village = self.region_ids[village_id]
+            self.stations[code] = StationRef(code, village.code, registered, station_id, village_id)
+        for code in missing:
+            self.stations.setdefault(code, None)
 
     def ancestors(self, region_code: str) -> list[RegionRef]:
         """The region and every region above it, nearest first."""

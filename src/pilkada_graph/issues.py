@@ -14,7 +14,7 @@ from sqlalchemy.orm import aliased
 
 from pilkada_graph.lifecycle import DetectorRun
 from pilkada_graph.models import Contest, Issue, Region, Station
-from pilkada_graph.store import IN_CHUNK, RawSQL, chunked, marks
+from pilkada_graph.store import RawSQL, marks
 
 
 def issue_listing_query() -> Select[Issue, str, str, str]:
@@ -76,11 +76,10 @@ def active_issue_keys(connection: Connection, runs: Sequence[DetectorRun]) -> di
     detectors = sorted({run.detector for run in runs if run.scope.subject_keys})
     if not keys or not detectors:
         return {}
-    raw = RawSQL(connection)
+    rows = RawSQL(connection).fetchall_in(
+        "SELECT detector, subject_key FROM issues WHERE subject_key IN ({values}) "
+        f"AND detector IN ({marks(len(detectors))}) AND active = ?", keys, (*detectors, True))
     found: dict[str, set[str]] = {}
-    for chunk in chunked(keys, IN_CHUNK - len(detectors)):
-        rows = raw.fetchall(f"SELECT detector, subject_key FROM issues WHERE detector IN ({marks(len(detectors))}) "
-                            f"AND subject_key IN ({marks(len(chunk))}) AND active = ?", (*detectors, *chunk, True))
-        for detector, key in rows:
-            found.setdefault(detector, set()).add(key)
+    for detector, key in rows:
+        found.setdefault(detector, set()).add(key)
     return {detector: frozenset(keys) for detector, keys in found.items()}
