@@ -61,7 +61,7 @@ from pilkada_graph.detect_types import (
     subject_key,
 )
 from pilkada_graph.ingest import Catalog, Progress, is_below
-from pilkada_graph.issues import active_issue_keys
+from pilkada_graph.issues import active_issue_keys, active_issues_judging, active_subject_keys
 from pilkada_graph.lifecycle import DetectorRun, Scope, upsert_runs, utc_now
 from pilkada_graph.models import DetectorFailure
 from pilkada_graph.plugins import PluginHost
@@ -120,6 +120,18 @@ class Failure:
     subject: str
     kind: str  # error | timeout | invalid | busy
     error: str
+
+
+@dataclass(frozen=True)
+class TallyChecks:
+    """What checking one batch of revisions did."""
+
+    #: Issues flagged, updated or cleared.
+    changed: list[int]
+    #: The active issues that judged the batch's revisions, after the checks.
+    active: list[int]
+    #: The contests the batch was read with (reused for the next batch and the region requests).
+    contests: Mapping[int, ContestView]
 
 
 @dataclass
@@ -265,55 +277,66 @@ class DetectionRunner:
         if not judged:
             return []
         try:
-            contests = self._contests()
+            contests: Mapping[int, ContestView] | None = None
+            active: list[int] = []
             done = 0
             for chunk in chunked(judged, self.options.batch_size):
-                self._notify(self.check_tallies(chunk, contests))
+                checks = self.check_tallies(chunk, contests)
+                self._notify(checks.changed)
+                contests, active = checks.contests, active + checks.active
                 done += len(chunk)
                 if progress:
                     progress("per-tally checks", done, len(judged))
+            assert contests is not None
             corrected = self._region_pairs(((s.station_code, s.contest_id) for s in judged if s.previous_id),
                                            contests)
             self.request_regions(self._region_pairs(((s.station_code, s.contest_id) for s in judged), contests),
                                  corrected=corrected)
-            return self.issues_for_tallies([s.id for s in judged])
+            return sorted(active)
         except Exception:  # the revisions are stored whatever happens here
             log.exception("detection failed after storing %d revision(s)", len(stored))
             return []
 
     def issues_for_tally(self, tally_id: int) -> list[int]:
-        return self.issues_for_tallies([tally_id])
-
-    def issues_for_tallies(self, tally_ids: Sequence[int]) -> list[int]:
-        """Active issues that judged these revisions."""
+        """Active issues that judged this revision."""
         with self._reader.connect() as connection:
-            rows = RawSQL(connection).fetchall_in("SELECT id FROM issues WHERE tally_id IN ({values}) AND active = ?",
-                                                  sorted(tally_ids), (True,))
-        return sorted(row[0] for row in rows)
+            return active_issues_judging(connection, [tally_id])
 
     # -- per-tally hooks
 
-    def check_tallies(self, stored: Sequence[StoredTally], contests: Mapping[int, ContestView]) -> list[int]:
+    def check_tallies(self, stored: Sequence[StoredTally],
+                      contests: Mapping[int, ContestView] | None = None) -> TallyChecks:
         """Run every ``pilkada_check_tallies`` and ``pilkada_check_tally`` on these (current) revisions;
         store issues and failures. The batch's columns are loaded once; the views that
-        ``pilkada_check_tally`` takes are built only when an enabled plugin implements it."""
+        ``pilkada_check_tally`` takes are built only when an enabled plugin implements it.
+
+        Everything read before judging (the contests when ``None`` is given and they changed, the
+        batch, the issues active on its subjects) is read through one connection: a submission
+        checked out four, which cost about as much as its detectors. ``TallyChecks.active`` is
+        meant for newly stored revisions (when nothing was found in them, no issue judged them);
+        :meth:`detect_all`, re-judging stored ones, reads only ``changed``."""
         with _timed(self.seconds, "tally"):
             settings = self.host.enabled_settings()
             hook = self.host.manager.hook
             judges = self._judges(hook.pilkada_check_tally.get_hookimpls(), settings)
             batch_judges = self._judges(hook.pilkada_check_tallies.get_hookimpls(), settings)
             asked = {name for impl, _ in judges for name in impl.argnames}
+            tally_ids = [s.id for s in stored]
             with self._reader.connect() as reading:
+                contests = self._contests(reading) if contests is None else contests
                 batch = detect_data.load_tally_batch(reading, stored, contests,
                                                      with_previous=bool(batch_judges) or "previous" in asked)
                 items = _tally_items(reading, batch, contests, asked) if judges else []
-            findings = _Findings(batch)
+                findings = _Findings(batch)
+                detectors = {name for _, names in [*judges, *batch_judges] for name in names}
+                active_before = active_subject_keys(reading, detectors, findings.subject_keys)
             failures: list[Failure] = []
             if len(batch):
                 self._judge(judges, items, batch_judges, batch, settings, findings, failures)
             pairs = {s.id: (s.station_id, s.contest_id) for s in stored}
             judged = {key: (*pairs[tally_id], tally_id) for key, tally_id in findings.tally_ids.items()}
-            return self._store_tally_runs(findings.runs, failures, judged)
+            changed, active = self._store_tally_runs(findings.runs, failures, judged, active_before, tally_ids)
+            return TallyChecks(changed, active, contests)
 
     def _judges(self, impls: Sequence[Any], settings: DetectorSettings) -> list[tuple[Any, set[str]]]:
         """The implementations with an enabled per-tally detector, and those detectors' names."""
@@ -341,22 +364,24 @@ class DetectionRunner:
                 _collect(names, label, items, judged, findings, failures)
 
     def _store_tally_runs(self, runs: Sequence[DetectorRun], failures: Sequence[Failure],
-                          judged: Mapping[str, tuple[int, int, int]]) -> list[int]:
-        """Store a batch's findings; nothing at all (no write transaction) when the batch found nothing,
-        failed nowhere and no issue of these detectors is active on its subjects: most batches of a
-        submission. Otherwise each run's scope is trimmed to the subjects with an active issue (read
-        under the write lock): only those can clear, and ``upsert_runs`` then reads only the issues
-        that can change.
+                          judged: Mapping[str, tuple[int, int, int]], active_before: Mapping[str, frozenset[str]],
+                          tally_ids: Sequence[int]) -> tuple[list[int], list[int]]:
+        """Store a batch's findings: (the issues changed, the active issues that judged ``tally_ids``).
+
+        Nothing at all (no write transaction) when the batch found nothing, failed nowhere and no
+        issue of these detectors was active on its subjects before it was judged
+        (``active_before``): most batches of a submission. No issue then judged these new
+        revisions (the per-tally detectors found nothing in them). Otherwise each run's scope is
+        trimmed to the subjects with an active issue (read again under the write lock): only those
+        can clear, and ``upsert_runs`` then reads only the issues that can change.
 
         A subject whose revision was replaced while it was judged (``judged``: key -> station id,
         contest id, tally id; a newer form stored by another process) is left out altogether: the
         newer form's judgement stands, neither opened nor cleared by the older one's. On PostgreSQL
         the stations stay locked ``FOR SHARE`` until the issues are stored, so a newer form waits
         for them and its own check then sees them."""
-        if not failures and not any(run.findings for run in runs):
-            with self._reader.connect() as reading:
-                if not active_issue_keys(reading, runs):
-                    return []
+        if not failures and not any(run.findings for run in runs) and not active_before:
+            return [], []
         with self.engine.begin() as connection:
             raw = RawSQL(connection)
             lock_stations(raw, {station_id for station_id, _, _ in judged.values()}, share=True)
@@ -367,7 +392,7 @@ class DetectionRunner:
                                    run.tally_ids) for run in runs]
             changed = upsert_runs(connection, [run for run in trimmed if run.findings or run.scope.subject_keys])
             record_failures(connection, failures)
-        return changed
+            return changed, active_issues_judging(connection, tally_ids)
 
     # -- region hooks
 
@@ -509,7 +534,7 @@ class DetectionRunner:
         for chunk in chunked(current, self.options.batch_size):
             stored = [StoredTally(tally_id, "", station_id, contest_id, code, contests[contest_id].code, True, None)
                       for tally_id, code, contest_id, station_id in chunk]
-            summary.issue_ids.update(self._notify(self.check_tallies(stored, contests)))
+            summary.issue_ids.update(self._notify(self.check_tallies(stored, contests).changed))
         summary.tallies = len(current)
         for region_code, contest_code in sorted(self._region_pairs(((c, i) for _, c, i, _ in current), contests)):
             summary.issue_ids.update(self._notify(self.check_region(region_code, contest_code, force=True,
@@ -519,13 +544,16 @@ class DetectionRunner:
 
     # -- shared
 
-    def _contests(self) -> dict[int, ContestView]:
+    def _contests(self, reading: Connection | None = None) -> dict[int, ContestView]:
         """Every contest with its candidates, reloaded only when one was added (by any process):
-        a submission's checks would otherwise read them all each time."""
-        with self._reader.connect() as connection:
-            stamp = Catalog.reference_stamp(connection)
-            if self._contests_cache is None or self._contests_cache[0] != stamp:
-                self._contests_cache = (stamp, detect_data.load_contests(connection))
+        a submission's checks would otherwise read them all each time. Read through ``reading``
+        when given, else through a connection of its own."""
+        if reading is None:
+            with self._reader.connect() as connection:
+                return self._contests(connection)
+        stamp = Catalog.reference_stamp(reading)
+        if self._contests_cache is None or self._contests_cache[0] != stamp:
+            self._contests_cache = (stamp, detect_data.load_contests(reading))
         return self._contests_cache[1]
 
     def _detectors_of(self, plugin: str, checks: str, settings: DetectorSettings) -> set[str]:

@@ -27,6 +27,7 @@ from pilkada_graph.detect_types import (
     TallyBatch,
     TallyView,
     as_floats,
+    float_columns,
     parse_json_lists,
     registered_column,
     vote_matrix,
@@ -117,7 +118,7 @@ def _batch_of_rows(current: Sequence[tuple[Any, ...]], replaced: Sequence[tuple[
 
     return TallyBatch(
         station_codes=columns[-2], contest_codes=[c.code for c in row_contests], tally_ids=columns[0],
-        counts={name: as_floats(columns[_COUNTS_AT][k]) for k, name in enumerate(COUNT_FIELDS)},
+        counts=float_columns(COUNT_FIELDS, columns[_COUNTS_AT]),
         votes=vote_matrix(votes, width), widths=[len(v or ()) for v in votes],
         station_registered=as_floats(columns[-1]), contests=row_contests, view=view,
         has_previous=[row is not None for row in replaced], previous_votes=vote_matrix(replaced_votes, width),

@@ -6,7 +6,7 @@ Storing issues (upsert by detector and subject) and their review lifecycle live 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Select, select
@@ -69,11 +69,17 @@ def list_issues(connection: Connection, *, status: str | None = None) -> list[di
 def active_issue_keys(connection: Connection, runs: Sequence[DetectorRun]) -> dict[str, frozenset[str]]:
     """Detector -> the subject keys of the runs' per-subject scopes that have an active issue of it.
 
-    The only issues a run that no longer finds a problem can clear; one index lookup per
-    (detector, subject) of the unique key, through the DBAPI cursor (a batch has thousands).
+    The only issues a run that no longer finds a problem can clear.
     """
-    keys = sorted({key for run in runs for key in run.scope.subject_keys})
-    detectors = sorted({run.detector for run in runs if run.scope.subject_keys})
+    return active_subject_keys(connection, {run.detector for run in runs if run.scope.subject_keys},
+                               {key for run in runs for key in run.scope.subject_keys})
+
+
+def active_subject_keys(connection: Connection, detectors: Iterable[str],
+                        keys: Iterable[str]) -> dict[str, frozenset[str]]:
+    """Detector -> those of ``keys`` with an active issue of it, for these ``detectors``: one index
+    lookup per (detector, subject) of the unique key, through the DBAPI cursor (a batch has thousands)."""
+    detectors, keys = sorted(set(detectors)), sorted(set(keys))
     if not keys or not detectors:
         return {}
     rows = RawSQL(connection).fetchall_in(
@@ -83,3 +89,10 @@ def active_issue_keys(connection: Connection, runs: Sequence[DetectorRun]) -> di
     for detector, key in rows:
         found.setdefault(detector, set()).add(key)
     return {detector: frozenset(keys) for detector, keys in found.items()}
+
+
+def active_issues_judging(connection: Connection, tally_ids: Iterable[int]) -> list[int]:
+    """Ids of the active issues that judged these revisions (``issues.tally_id``), ascending."""
+    rows = RawSQL(connection).fetchall_in("SELECT id FROM issues WHERE tally_id IN ({values}) AND active = ?",
+                                          sorted(set(tally_ids)), (True,))
+    return sorted(row[0] for row in rows)

@@ -297,3 +297,27 @@ def test_a_submission_and_its_checks_need_one_pooled_connection_at_a_time(electi
     [issue] = issues_of(engine, "form-arithmetic")
     assert outcome.issue_ids == [issue.id]
     assert count(engine, DetectorFailure) == 0
+
+
+def test_a_clean_submission_is_checked_through_one_reading_connection_and_writes_no_issue(
+        make_desk: DeskFactory, engine: Engine, election: Path) -> None:
+    """A submission's checks read the contests, the batch and the active issues through one
+    connection, and a form with nothing to flag or clear opens no write transaction; one with a
+    finding writes its issue in one more. (Region checks wait for their debounce, as in the server.)"""
+    from dataclasses import replace
+
+    from sqlalchemy import event
+
+    from tests.plugins.conftest import TEST_OPTIONS
+
+    desk = make_desk(builtins=ARITHMETIC_ONLY, options=replace(TEST_OPTIONS, debounce=3600))
+    desk.import_bundle(election)
+    checkouts: list[int] = []
+    event.listen(engine, "checkout", lambda *_: checkouts.append(1))
+    clean = desk.submit_tally(form("clean-1", "62.71.02.1001.004", minutes=60))
+    assert (clean.issue_ids, len(checkouts)) == ([], 2)  # storing the form; reading for its checks
+    checkouts.clear()
+    wrong = desk.submit_tally(form("wrong-1", "62.71.02.1001.004", minutes=90, valid=200))
+    assert len(checkouts) == 3  # ... and storing its issue
+    [issue] = issues_of(engine, "form-arithmetic")
+    assert wrong.issue_ids == [issue.id]
