@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 
@@ -17,7 +18,11 @@ from pilkada_graph.service import Desk
 class BrokenDetection:
     """A runner whose storage fails after the revision was committed (e.g. a database hiccup)."""
 
-    def tallies_stored(self, stored: Sequence[StoredTally], *, progress: Progress | None = None) -> list[int]:
+    def begin_checks(self, connection: Any, stored: Sequence[StoredTally]) -> None:
+        return None
+
+    def tallies_stored(self, stored: Sequence[StoredTally], *, progress: Progress | None = None,
+                       begun: Any = None) -> list[int]:
         raise RuntimeError("issue store unavailable")
 
     def issues_for_tally(self, tally_id: int) -> list[int]:

@@ -1,6 +1,8 @@
 """The detection runner: feeds stored revisions to the detector plugins and stores their issues.
 
-After a transaction that stored revisions commits, :meth:`DetectionRunner.tallies_stored`:
+After a transaction that stored revisions commits, :meth:`DetectionRunner.tallies_stored`
+(for a submission, the reading and the hand-over of step 1 happen before, in the transaction
+storing it, by :meth:`DetectionRunner.begin_checks`, so that the detectors run while it commits):
 
 1. judges, with every ``pilkada_check_tallies`` and ``pilkada_check_tally`` implementation, the
    revisions that are current once the batch is in (an older revision arriving late, or one
@@ -43,7 +45,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, fields
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -126,12 +128,46 @@ class Failure:
 class TallyChecks:
     """What checking one batch of revisions did."""
 
+    #: The revisions checked.
+    tally_ids: list[int]
     #: Issues flagged, updated or cleared.
     changed: list[int]
     #: The active issues that judged the batch's revisions, after the checks.
     active: list[int]
     #: The contests the batch was read with (reused for the next batch and the region requests).
     contests: Mapping[int, ContestView]
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One plugin's call on a batch: whose, for which detectors, on what, and which hook."""
+
+    plugin: str
+    names: set[str]
+    where: str
+    function: Callable[[], Any]
+    #: ``pilkada_check_tallies`` (the whole batch), else ``pilkada_check_tally`` (each revision).
+    whole: bool
+
+    @property
+    def label(self) -> str:
+        return ",".join(sorted(self.names))
+
+
+@dataclass
+class Judging:
+    """A batch whose calls are handed over to the worker (:meth:`DetectionRunner.begin_checks`),
+    and what finishing it needs."""
+
+    stored: Sequence[StoredTally]
+    contests: Mapping[int, ContestView]
+    items: list[_TallyItem]
+    findings: _Findings
+    #: Detector -> the batch's subjects with an active issue of it before it was judged.
+    active_before: Mapping[str, frozenset[str]]
+    calls: list[_Call] = field(default_factory=list)
+    handed: HandedOver | None = None
+    failures: list[Failure] = field(default_factory=list)
 
 
 @dataclass
@@ -205,26 +241,42 @@ def calls_with_budget(functions: Sequence[Callable[[], Any]], budget: float) -> 
     submission runs four or five); each one's budget starts when the one before it ended, when
     it can start. After one overruns, the worker is retired with it and the rest run in a new one.
     """
-    if not functions:
-        return []
-    worker: _Worker | None = getattr(_workers, "worker", None)
-    if worker is None:
-        worker = _workers.worker = _Worker()
-    futures = [worker.submit(function) for function in functions]
-    outcomes: list[_Outcome] = []
-    for n, future in enumerate(futures):
-        try:
-            outcomes.append(_Outcome(result=future.result(timeout=budget)))
-        except FutureTimeout:
-            worker.retire()  # it may never come back: the rest go to a new worker
-            _workers.worker = None
-            for queued in futures[n + 1:]:
-                queued.cancel()
-            outcomes.append(_Outcome(pending=future))  # abandoned: whatever it returns later is not read
-            return outcomes + calls_with_budget(functions[n + 1:], budget)
-        except BaseException as error:  # noqa: BLE001 - the plugin's own exception
-            outcomes.append(_Outcome(error=error))
-    return outcomes
+    return HandedOver(functions).outcomes(budget)
+
+
+class HandedOver:
+    """Functions handed to this thread's detector worker, running while the caller goes on
+    (:meth:`DetectionRunner.begin_checks` commits meanwhile); :meth:`outcomes` awaits them."""
+
+    def __init__(self, functions: Sequence[Callable[[], Any]]) -> None:
+        self.functions = functions
+        if not functions:
+            self.worker, self.futures = None, []
+            return
+        worker: _Worker | None = getattr(_workers, "worker", None)
+        if worker is None:
+            worker = _workers.worker = _Worker()
+        self.worker, self.futures = worker, [worker.submit(function) for function in functions]
+
+    def outcomes(self, budget: float) -> list[_Outcome]:
+        """Each function's outcome, waiting at most ``budget`` seconds for each (see :func:`calls_with_budget`)."""
+        outcomes: list[_Outcome] = []
+        for n, future in enumerate(self.futures):
+            try:
+                outcomes.append(_Outcome(result=future.result(timeout=budget)))
+            except FutureTimeout:
+                assert self.worker is not None
+                self.worker.retire()  # it may never come back: the rest go to a new worker
+                if getattr(_workers, "worker", None) is self.worker:
+                    _workers.worker = None
+                for queued in self.futures[n + 1:]:
+                    queued.cancel()
+                outcomes.append(_Outcome(pending=future))  # abandoned: whatever it returns later is not read
+                return outcomes + calls_with_budget(self.functions[n + 1:], budget)
+            except BaseException as error:  # noqa: BLE001 - the plugin's own exception
+                outcomes.append(_Outcome(error=error))
+        return outcomes
+
 
 
 def describe_error(error: BaseException) -> str:
@@ -267,8 +319,11 @@ class DetectionRunner:
 
     # -- the Detection protocol of service.Desk
 
-    def tallies_stored(self, stored: Sequence[StoredTally], *, progress: Progress | None = None) -> list[int]:
+    def tallies_stored(self, stored: Sequence[StoredTally], *, progress: Progress | None = None,
+                       begun: Judging | None = None) -> list[int]:
         """Judge the batch's current revisions, schedule region checks; the revisions' active issue ids.
+
+        ``begun``: their checks, started by :meth:`begin_checks` in the transaction that stored them.
 
         No step holds a pooled connection while it checks out another: under a burst of submissions,
         each request thread holding one while waiting for a second emptied the pool (every thread
@@ -277,25 +332,26 @@ class DetectionRunner:
         if not judged:
             return []
         try:
-            contests: Mapping[int, ContestView] | None = None
-            active: list[int] = []
-            done = 0
-            for chunk in chunked(judged, self.options.batch_size):
-                checks = self.check_tallies(chunk, contests)
-                self._notify(checks.changed)
-                contests, active = checks.contests, active + checks.active
-                done += len(chunk)
-                if progress:
-                    progress("per-tally checks", done, len(judged))
-            assert contests is not None
+            all_checks = [self.finish_checks(begun)] if begun is not None else self._check_in_batches(judged, progress)
+            contests = all_checks[-1].contests
             corrected = self._region_pairs(((s.station_code, s.contest_id) for s in judged if s.previous_id),
                                            contests)
             self.request_regions(self._region_pairs(((s.station_code, s.contest_id) for s in judged), contests),
                                  corrected=corrected)
-            return sorted(active)
+            return sorted(issue_id for checks in all_checks for issue_id in checks.active)
         except Exception:  # the revisions are stored whatever happens here
             log.exception("detection failed after storing %d revision(s)", len(stored))
             return []
+
+    def _check_in_batches(self, judged: Sequence[StoredTally], progress: Progress | None) -> list[TallyChecks]:
+        all_checks: list[TallyChecks] = []
+        contests: Mapping[int, ContestView] | None = None
+        for chunk in chunked(judged, self.options.batch_size):
+            all_checks.append(checks := self.check_tallies(chunk, contests))
+            contests = checks.contests
+            if progress:
+                progress("per-tally checks", sum(len(c.tally_ids) for c in all_checks), len(judged))
+        return all_checks
 
     def issues_for_tally(self, tally_id: int) -> list[int]:
         """Active issues that judged this revision."""
@@ -303,6 +359,28 @@ class DetectionRunner:
             return active_issues_judging(connection, [tally_id])
 
     # -- per-tally hooks
+
+    def begin_checks(self, connection: Connection, stored: Sequence[StoredTally]) -> Judging | None:
+        """Start judging revisions in the transaction that is storing them, before it commits: their
+        rows are read through ``connection`` and the detectors run in the worker while the caller
+        commits (a commit and a hand-over to the worker each cost about as much as the checks of a
+        submission). :meth:`tallies_stored` with ``begun`` finishes, after the commit: issues are
+        stored only then (a transaction that rolls back leaves the judgement unread).
+
+        None when the revisions are more than a batch (they are judged after the commit, batch by
+        batch) or reading failed. A failed read never spoils the transaction storing the
+        revisions: on PostgreSQL, where a failed statement aborts its transaction, the reads run in
+        a savepoint; on SQLite, where a statement fails alone, they don't (a savepoint cost 0.2 ms
+        there, as much as the reads)."""
+        judged = effective_revisions(stored)
+        if not judged or len(judged) > self.options.batch_size:
+            return None
+        try:
+            with _confined(connection):
+                return self._begin(connection, judged, None)
+        except Exception:  # noqa: BLE001 - judged after the commit instead
+            log.exception("could not start the checks of %d revision(s) before commit", len(judged))
+            return None
 
     def check_tallies(self, stored: Sequence[StoredTally],
                       contests: Mapping[int, ContestView] | None = None) -> TallyChecks:
@@ -315,53 +393,63 @@ class DetectionRunner:
         checked out four, which cost about as much as its detectors. ``TallyChecks.active`` is
         meant for newly stored revisions (when nothing was found in them, no issue judged them);
         :meth:`detect_all`, re-judging stored ones, reads only ``changed``."""
+        with self._reader.connect() as reading:
+            judging = self._begin(reading, stored, contests)
+        return self.finish_checks(judging)
+
+    def _begin(self, connection: Connection, stored: Sequence[StoredTally],
+               contests: Mapping[int, ContestView] | None) -> Judging:
+        """Read the batch and hand its calls over to the worker."""
         with _timed(self.seconds, "tally"):
             settings = self.host.enabled_settings()
             hook = self.host.manager.hook
             judges = self._judges(hook.pilkada_check_tally.get_hookimpls(), settings)
             batch_judges = self._judges(hook.pilkada_check_tallies.get_hookimpls(), settings)
             asked = {name for impl, _ in judges for name in impl.argnames}
-            tally_ids = [s.id for s in stored]
-            with self._reader.connect() as reading:
-                contests = self._contests(reading) if contests is None else contests
-                batch = detect_data.load_tally_batch(reading, stored, contests,
-                                                     with_previous=bool(batch_judges) or "previous" in asked)
-                items = _tally_items(reading, batch, contests, asked) if judges else []
-                findings = _Findings(batch)
-                detectors = {name for _, names in [*judges, *batch_judges] for name in names}
-                active_before = active_subject_keys(reading, detectors, findings.subject_keys)
-            failures: list[Failure] = []
+            contests = self._contests(connection) if contests is None else contests
+            batch = detect_data.load_tally_batch(connection, stored, contests,
+                                                 with_previous=bool(batch_judges) or "previous" in asked)
+            items = _tally_items(connection, batch, contests, asked) if judges else []
+            findings = _Findings(batch)
+            detectors = {name for _, names in [*judges, *batch_judges] for name in names}
+            judging = Judging(stored, contests, items, findings,
+                              active_subject_keys(connection, detectors, findings.subject_keys))
             if len(batch):
-                self._judge(judges, items, batch_judges, batch, settings, findings, failures)
-            pairs = {s.id: (s.station_id, s.contest_id) for s in stored}
-            judged = {key: (*pairs[tally_id], tally_id) for key, tally_id in findings.tally_ids.items()}
-            changed, active = self._store_tally_runs(findings.runs, failures, judged, active_before, tally_ids)
-            return TallyChecks(changed, active, contests)
+                where = (f"{len(batch)} revision(s) from tally {batch.tally_ids[0]} "
+                         f"({batch.station_codes[0]} {batch.contest_codes[0]})")
+                calls = [_Call(impl.plugin_name, names, where, partial(_judge_all, impl, items, settings), False)
+                         for impl, names in judges]
+                calls += [_Call(impl.plugin_name, names, where, partial(_judge_batch, impl, batch, settings), True)
+                          for impl, names in batch_judges]
+                judging.calls = [c for c in calls if not self._busy(c.plugin, c.label, where, judging.failures)]
+                judging.handed = HandedOver([c.function for c in judging.calls])
+            return judging
+
+    def finish_checks(self, judging: Judging) -> TallyChecks:
+        """Await the calls handed over by :meth:`_begin`, then store their issues and failures."""
+        with _timed(self.seconds, "tally"):
+            findings, failures = judging.findings, judging.failures
+            outcomes = judging.handed.outcomes(self.options.tally_budget) if judging.handed else []
+            for call, outcome in zip(judging.calls, outcomes, strict=True):
+                judged = self._settle(call.plugin, call.label, call.where, self.options.tally_budget, failures,
+                                      outcome)
+                if judged is None:
+                    continue
+                if call.whole:
+                    _collect_batch(call.names, call.label, call.where, judged, findings, failures)
+                else:
+                    _collect(call.names, call.label, judging.items, judged, findings, failures)
+            pairs = {s.id: (s.station_id, s.contest_id) for s in judging.stored}
+            judged_keys = {key: (*pairs[tally_id], tally_id) for key, tally_id in findings.tally_ids.items()}
+            tally_ids = [s.id for s in judging.stored]
+            changed, active = self._store_tally_runs(findings.runs, failures, judged_keys, judging.active_before,
+                                                     tally_ids)
+            self._notify(changed)
+            return TallyChecks(tally_ids, changed, active, judging.contests)
 
     def _judges(self, impls: Sequence[Any], settings: DetectorSettings) -> list[tuple[Any, set[str]]]:
         """The implementations with an enabled per-tally detector, and those detectors' names."""
         return [(impl, names) for impl in impls if (names := self._detectors_of(impl.plugin_name, "tally", settings))]
-
-    def _judge(self, judges: Sequence[tuple[Any, set[str]]], items: Sequence[_TallyItem],
-               batch_judges: Sequence[tuple[Any, set[str]]], batch: TallyBatch, settings: DetectorSettings,
-               findings: _Findings, failures: list[Failure]) -> None:
-        """Every plugin's hook on the batch (``pilkada_check_tally`` on each item), the plugins one after
-        another in the worker (one hand-over)."""
-        where = (f"{len(batch)} revision(s) from tally {batch.tally_ids[0]} "
-                 f"({batch.station_codes[0]} {batch.contest_codes[0]})")
-        calls = [(impl, names, partial(_judge_all, impl, items, settings), False) for impl, names in judges]
-        calls += [(impl, names, partial(_judge_batch, impl, batch, settings), True) for impl, names in batch_judges]
-        ready = [(impl, names, ",".join(sorted(names)), call, whole) for impl, names, call, whole in calls]
-        ready = [entry for entry in ready if not self._busy(entry[0].plugin_name, entry[2], where, failures)]
-        outcomes = calls_with_budget([call for *_, call, _ in ready], self.options.tally_budget)
-        for (impl, names, label, _, whole), outcome in zip(ready, outcomes, strict=True):
-            judged = self._settle(impl.plugin_name, label, where, self.options.tally_budget, failures, outcome)
-            if judged is None:
-                continue
-            if whole:
-                _collect_batch(names, label, where, judged, findings, failures)
-            else:
-                _collect(names, label, items, judged, findings, failures)
 
     def _store_tally_runs(self, runs: Sequence[DetectorRun], failures: Sequence[Failure],
                           judged: Mapping[str, tuple[int, int, int]], active_before: Mapping[str, frozenset[str]],
@@ -534,7 +622,7 @@ class DetectionRunner:
         for chunk in chunked(current, self.options.batch_size):
             stored = [StoredTally(tally_id, "", station_id, contest_id, code, contests[contest_id].code, True, None)
                       for tally_id, code, contest_id, station_id in chunk]
-            summary.issue_ids.update(self._notify(self.check_tallies(stored, contests).changed))
+            summary.issue_ids.update(self.check_tallies(stored, contests).changed)
         summary.tallies = len(current)
         for region_code, contest_code in sorted(self._region_pairs(((c, i) for _, c, i, _ in current), contests)):
             summary.issue_ids.update(self._notify(self.check_region(region_code, contest_code, force=True,
@@ -670,6 +758,12 @@ class _Findings:
     def runs(self) -> list[DetectorRun]:
         return [DetectorRun(name, self.findings.get(name, []), Scope(frozenset(keys)), self.tally_ids)
                 for name, keys in sorted(self.keys.items())]
+
+
+def _confined(connection: Connection) -> AbstractContextManager[Any]:
+    """A savepoint on PostgreSQL, where a failed statement aborts the whole transaction; nothing on
+    SQLite, where it fails alone."""
+    return connection.begin_nested() if connection.dialect.name == "postgresql" else nullcontext()
 
 
 @contextmanager

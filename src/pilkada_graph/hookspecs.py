@@ -81,11 +81,13 @@ def pilkada_check_tally(
     contest: ContestView,
     settings: DetectorSettings,
 ) -> Sequence[Finding] | None:
-    """Check one stored revision of a station's form, right after its transaction committed.
+    """Check one stored revision of a station's form as it is stored.
 
-    Runs on every revision, from every feed (bundle import, Sirekap, ``submitTally``), so it
-    must be cheap: no peers beyond what ``station`` carries. Findings must be about the
-    tally's station and contest; returning none for a station that had an issue clears it.
+    Runs on every revision, from every feed (bundle import, Sirekap, ``submitTally``): after an
+    import's transaction committed; for a submission, while its transaction commits (on values
+    read in it; the findings are stored once it committed). So it must be cheap: no peers
+    beyond what ``station`` carries. Findings must be about the tally's station and contest;
+    returning none for a station that had an issue clears it.
 
     :param tally: the revision to judge, with the form's failed arithmetic checks.
     :param previous: the revision it replaces (the station's current one before it), or None.

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
@@ -39,7 +39,13 @@ logger = logging.getLogger(__name__)
 class Detection(Protocol):
     """What the desk needs of the detection runner (see :mod:`pilkada_graph.detect`)."""
 
-    def tallies_stored(self, stored: Sequence[StoredTally], *, progress: Progress | None = None) -> list[int]:
+    def begin_checks(self, connection: Connection, stored: Sequence[StoredTally]) -> Any | None:
+        """Start the per-tally checks of revisions in the transaction storing them (before it commits);
+        what it returns goes to :meth:`tallies_stored` as ``begun``. Never raises; None to judge after."""
+        ...
+
+    def tallies_stored(self, stored: Sequence[StoredTally], *, progress: Progress | None = None,
+                       begun: Any | None = None) -> list[int]:
         """Run per-tally detectors on new revisions; schedule region detectors. Returns issue ids."""
         ...
 
@@ -53,7 +59,11 @@ class Detection(Protocol):
 
 
 class NoDetection:
-    def tallies_stored(self, stored: Sequence[StoredTally], *, progress: Progress | None = None) -> list[int]:
+    def begin_checks(self, connection: Connection, stored: Sequence[StoredTally]) -> Any | None:
+        return None
+
+    def tallies_stored(self, stored: Sequence[StoredTally], *, progress: Progress | None = None,
+                       begun: Any | None = None) -> list[int]:
         return []
 
     def issues_for_tally(self, tally_id: int) -> list[int]:
@@ -138,6 +148,7 @@ class Desk:
                     differing = differing_fields(connection, form, known[form.submission_id])
                 else:
                     stored, problems = self._store_one(connection, form, self._catalog(connection))
+                    begun = self.detection.begin_checks(connection, stored) if stored else None
         except IntegrityError:
             if retried:
                 raise
@@ -149,7 +160,7 @@ class Desk:
             return SubmitOutcome(tally_id, self.detection.issues_for_tally(tally_id), repeat=True)
         if problems:
             return SubmitOutcome(problems=problems)
-        return SubmitOutcome(stored[0].id, self.after_store(stored))
+        return SubmitOutcome(stored[0].id, self.after_store(stored, begun=begun))
 
     def _catalog(self, connection: Connection) -> Catalog:
         """A catalog for one submission, sharing the regions and contests loaded by an earlier one
@@ -168,14 +179,16 @@ class Desk:
             return [], problems
         return store_tallies(connection, [ValidTally(form, station, contest)], catalog), []
 
-    def after_store(self, stored: Sequence[StoredTally], *, progress: Progress | None = None) -> list[int]:
-        """After commit: tally events, then detection (which publishes issue events). Never raises."""
+    def after_store(self, stored: Sequence[StoredTally], *, progress: Progress | None = None,
+                    begun: Any | None = None) -> list[int]:
+        """After commit: tally events, then detection (which publishes issue events; ``begun``: the
+        checks :meth:`Detection.begin_checks` started before the commit). Never raises."""
         if not stored:
             return []
         if self.bus.has_listeners:  # a bulk import with nobody subscribed skips building ~1 event per revision
             self.bus.publish_many(tally_events(stored))
         try:
-            return self.detection.tallies_stored(stored, progress=progress)
+            return self.detection.tallies_stored(stored, progress=progress, begun=begun)
         except Exception:  # noqa: BLE001 - the revisions are committed: a failure here must not undo the answer
             logger.exception("detection after storing %d revision(s) failed; `pilkada-graph detect` re-runs it",
                              len(stored))

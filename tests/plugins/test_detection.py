@@ -253,7 +253,7 @@ class _Unfinished(NoDetection):
     def __init__(self) -> None:
         self.asked: list[StoredTally] = []
 
-    def tallies_stored(self, stored: Sequence[StoredTally], *, progress: Any = None) -> list[int]:
+    def tallies_stored(self, stored: Sequence[StoredTally], *, progress: Any = None, begun: Any = None) -> list[int]:
         self.asked.extend(stored)
         return []
 
@@ -299,11 +299,12 @@ def test_a_submission_and_its_checks_need_one_pooled_connection_at_a_time(electi
     assert count(engine, DetectorFailure) == 0
 
 
-def test_a_clean_submission_is_checked_through_one_reading_connection_and_writes_no_issue(
+def test_a_submission_is_read_for_its_checks_in_the_transaction_that_stores_it(
         make_desk: DeskFactory, engine: Engine, election: Path) -> None:
-    """A submission's checks read the contests, the batch and the active issues through one
-    connection, and a form with nothing to flag or clear opens no write transaction; one with a
-    finding writes its issue in one more. (Region checks wait for their debounce, as in the server.)"""
+    """A submission's checks read the contests, the form and the active issues in the transaction
+    storing it, and run while it commits; a form with nothing to flag or clear needs no other
+    connection, one with a finding one more to store its issue. (Region checks wait for their
+    debounce, as in the server.)"""
     from dataclasses import replace
 
     from sqlalchemy import event
@@ -315,9 +316,31 @@ def test_a_clean_submission_is_checked_through_one_reading_connection_and_writes
     checkouts: list[int] = []
     event.listen(engine, "checkout", lambda *_: checkouts.append(1))
     clean = desk.submit_tally(form("clean-1", "62.71.02.1001.004", minutes=60))
-    assert (clean.issue_ids, len(checkouts)) == ([], 2)  # storing the form; reading for its checks
+    assert (clean.issue_ids, len(checkouts)) == ([], 1)
     checkouts.clear()
     wrong = desk.submit_tally(form("wrong-1", "62.71.02.1001.004", minutes=90, valid=200))
-    assert len(checkouts) == 3  # ... and storing its issue
+    assert len(checkouts) == 2
     [issue] = issues_of(engine, "form-arithmetic")
-    assert wrong.issue_ids == [issue.id]
+    assert wrong.issue_ids == [issue.id] and issue.tally_id == wrong.tally_id
+
+
+def test_a_read_that_fails_while_the_checks_begin_does_not_spoil_the_transaction_storing_the_form(
+        make_desk: DeskFactory, engine: Engine, election: Path, monkeypatch: Any) -> None:
+    """The checks begin inside the transaction that stores the form; a database error there (on
+    PostgreSQL it would abort that transaction) is confined to a savepoint: the form is stored."""
+    from sqlalchemy import text
+
+    from pilkada_graph import detect_data
+
+    def broken_read(connection: Any, *args: Any, **kwargs: Any) -> Any:
+        return connection.execute(text("SELECT * FROM no_such_table"))
+
+    desk = make_desk(builtins=ARITHMETIC_ONLY)
+    desk.import_bundle(election)
+    before = count(engine, Tally)
+    monkeypatch.setattr(detect_data, "load_tally_batch", broken_read)
+    outcome = desk.submit_tally(form("read-fails-1", "62.71.02.1001.004", minutes=60, valid=200))
+    assert outcome.accepted and outcome.issue_ids == []  # judged after the commit instead, which fails too
+    assert count(engine, Tally) == before + 1
+    monkeypatch.undo()
+    assert desk.detection.detect_all().issue_ids  # `pilkada-graph detect` judges it later
