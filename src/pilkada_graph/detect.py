@@ -163,8 +163,9 @@ class Judging:
     contests: Mapping[int, ContestView]
     items: list[_TallyItem]
     findings: _Findings
-    #: Detector -> the batch's subjects with an active issue of it before it was judged.
-    active_before: Mapping[str, frozenset[str]]
+    #: Detector -> the batch's subjects with an active issue of it before it was judged; None
+    #: when not read (then read after judging, only if the batch found nothing).
+    active_before: Mapping[str, frozenset[str]] | None
     calls: list[_Call] = field(default_factory=list)
     handed: HandedOver | None = None
     failures: list[Failure] = field(default_factory=list)
@@ -377,7 +378,7 @@ class DetectionRunner:
             return None
         try:
             with _confined(connection):
-                return self._begin(connection, judged, None)
+                return self._begin(connection, judged, None, read_active=True)
         except Exception:  # noqa: BLE001 - judged after the commit instead
             log.exception("could not start the checks of %d revision(s) before commit", len(judged))
             return None
@@ -394,12 +395,15 @@ class DetectionRunner:
         meant for newly stored revisions (when nothing was found in them, no issue judged them);
         :meth:`detect_all`, re-judging stored ones, reads only ``changed``."""
         with self._reader.connect() as reading:
-            judging = self._begin(reading, stored, contests)
+            judging = self._begin(reading, stored, contests, read_active=False)
         return self.finish_checks(judging)
 
     def _begin(self, connection: Connection, stored: Sequence[StoredTally],
-               contests: Mapping[int, ContestView] | None) -> Judging:
-        """Read the batch and hand its calls over to the worker."""
+               contests: Mapping[int, ContestView] | None, *, read_active: bool) -> Judging:
+        """Read the batch and hand its calls over to the worker; with ``read_active``, also the issues
+        active on its subjects (a submission's, in its transaction: no connection after the commit
+        when it finds nothing). An import's batches nearly always find something, and read them
+        under the write lock anyway."""
         with _timed(self.seconds, "tally"):
             settings = self.host.enabled_settings()
             hook = self.host.manager.hook
@@ -412,8 +416,8 @@ class DetectionRunner:
             items = _tally_items(connection, batch, contests, asked) if judges else []
             findings = _Findings(batch)
             detectors = {name for _, names in [*judges, *batch_judges] for name in names}
-            judging = Judging(stored, contests, items, findings,
-                              active_subject_keys(connection, detectors, findings.subject_keys))
+            active = active_subject_keys(connection, detectors, findings.subject_keys) if read_active else None
+            judging = Judging(stored, contests, items, findings, active)
             if len(batch):
                 where = (f"{len(batch)} revision(s) from tally {batch.tally_ids[0]} "
                          f"({batch.station_codes[0]} {batch.contest_codes[0]})")
@@ -452,13 +456,14 @@ class DetectionRunner:
         return [(impl, names) for impl in impls if (names := self._detectors_of(impl.plugin_name, "tally", settings))]
 
     def _store_tally_runs(self, runs: Sequence[DetectorRun], failures: Sequence[Failure],
-                          judged: Mapping[str, tuple[int, int, int]], active_before: Mapping[str, frozenset[str]],
+                          judged: Mapping[str, tuple[int, int, int]],
+                          active_before: Mapping[str, frozenset[str]] | None,
                           tally_ids: Sequence[int]) -> tuple[list[int], list[int]]:
         """Store a batch's findings: (the issues changed, the active issues that judged ``tally_ids``).
 
         Nothing at all (no write transaction) when the batch found nothing, failed nowhere and no
         issue of these detectors was active on its subjects before it was judged
-        (``active_before``): most batches of a submission. No issue then judged these new
+        (``active_before``, read now if None): most batches of a submission. No issue then judged these new
         revisions (the per-tally detectors found nothing in them). Otherwise each run's scope is
         trimmed to the subjects with an active issue (read again under the write lock): only those
         can clear, and ``upsert_runs`` then reads only the issues that can change.
@@ -468,8 +473,12 @@ class DetectionRunner:
         newer form's judgement stands, neither opened nor cleared by the older one's. On PostgreSQL
         the stations stay locked ``FOR SHARE`` until the issues are stored, so a newer form waits
         for them and its own check then sees them."""
-        if not failures and not any(run.findings for run in runs) and not active_before:
-            return [], []
+        if not failures and not any(run.findings for run in runs):
+            if active_before is None:
+                with self._reader.connect() as reading:
+                    active_before = active_issue_keys(reading, runs)
+            if not active_before:
+                return [], []
         with self.engine.begin() as connection:
             raw = RawSQL(connection)
             lock_stations(raw, {station_id for station_id, _, _ in judged.values()}, share=True)
