@@ -470,9 +470,11 @@ class DetectionRunner:
 
         A subject whose revision was replaced while it was judged (``judged``: key -> station id,
         contest id, tally id; a newer form stored by another process) is left out altogether: the
-        newer form's judgement stands, neither opened nor cleared by the older one's. On PostgreSQL
-        the stations stay locked ``FOR SHARE`` until the issues are stored, so a newer form waits
-        for them and its own check then sees them."""
+        newer form's judgement stands, neither opened nor cleared by the older one's. Only the
+        subjects an issue may be written for (a finding, or an active issue that may clear) are
+        looked at: of an import's 2,000 a batch, a few dozen. On PostgreSQL their stations stay
+        locked ``FOR SHARE`` until the issues are stored, so a newer form waits for them and its
+        own check then sees them; a subject with neither writes nothing, whatever its revision."""
         if not failures and not any(run.findings for run in runs):
             if active_before is None:
                 with self._reader.connect() as reading:
@@ -481,9 +483,11 @@ class DetectionRunner:
                 return [], []
         with self.engine.begin() as connection:
             raw = RawSQL(connection)
-            lock_stations(raw, {station_id for station_id, _, _ in judged.values()}, share=True)
-            replaced = replaced_revisions(raw, judged)
             active = active_issue_keys(connection, runs)
+            touched = {f.subject_key for run in runs for f in run.findings}.union(*active.values())
+            written = {key: judged[key] for key in touched if key in judged}
+            lock_stations(raw, {station_id for station_id, _, _ in written.values()}, share=True)
+            replaced = replaced_revisions(raw, written)
             trimmed = [DetectorRun(run.detector, [f for f in run.findings if f.subject_key not in replaced],
                                    Scope((run.scope.subject_keys & active.get(run.detector, frozenset())) - replaced),
                                    run.tally_ids) for run in runs]
@@ -602,11 +606,14 @@ class DetectionRunner:
 
     def _region_pairs(self, stations: Iterable[tuple[str, int]],
                       contests: Mapping[int, ContestView]) -> set[tuple[str, str]]:
-        """(region, contest) pairs to check for these (station code, contest id)."""
+        """(region, contest) pairs to check for these (station code, contest id): the depth once per
+        contest, then each station's ancestor at it."""
         stations = list(stations)
-        depths = self._check_depths({cid for _, cid in stations}, contests)
-        return {region_pair(code, contests[cid], self.options.region_level, depths.get(contests[cid].code))
-                for code, cid in stations}
+        contest_ids = {cid for _, cid in stations}
+        depths = self._check_depths(contest_ids, contests)
+        at = {cid: pair_depth(contests[cid], self.options.region_level, depths.get(contests[cid].code))
+              for cid in contest_ids}
+        return {(".".join(code.split(".", at[cid])[:at[cid]]), contests[cid].code) for code, cid in stations}
 
     def _check_depths(self, contest_ids: Iterable[int], contests: Mapping[int, ContestView]) -> dict[str, int]:
         """The depth at which each contest's regions are checked (cached: regions rarely change)."""
@@ -868,14 +875,14 @@ def effective_revisions(stored: Sequence[StoredTally]) -> list[StoredTally]:
     return sorted(latest.values(), key=lambda s: s.id)
 
 
-def region_pair(station_code: str, contest: ContestView, level: str, depth: int | None = None) -> tuple[str, str]:
-    """The region whose check covers this station in this contest: its ancestor at ``level``
-    (or at ``depth``, see :func:`pilkada_graph.detect_data.check_depths`), or the contest's own
-    region when that is deeper (a city's mayoral race checked as a whole)."""
+def pair_depth(contest: ContestView, level: str, depth: int | None = None) -> int:
+    """The depth of the region whose check covers a station of this contest: ``level``'s (or
+    ``depth``, see :func:`pilkada_graph.detect_data.check_depths`), or the contest's own region's
+    when that is deeper (a city's mayoral race checked as a whole)."""
     depth = depth or detect_data.LEVEL_DEPTH[level]
     if contest.region_code:
         depth = max(depth, detect_data.depth_of(contest.region_code))
-    return ".".join(station_code.split(".")[:depth]), contest.code
+    return depth
 
 
 def record_failures(connection: Connection, failures: Sequence[Failure]) -> None:
