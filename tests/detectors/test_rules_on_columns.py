@@ -49,6 +49,14 @@ def test_rows_breaking_rules_is_true_exactly_where_failed_checks_finds_a_failure
     assert on_columns.tolist() == one_by_one
 
 
+@given(st.lists(st.one_of(st.none(), VOTES), max_size=12), st.integers(0, 5))
+def test_a_vote_matrix_holds_each_rows_votes_with_nan_where_none_was_read_or_beyond_the_row(
+        votes: list[list[int | None] | None], width: int) -> None:
+    padded = [((row or []) + [None] * width)[:width] for row in votes]
+    expected = np.array([[np.nan if v is None else float(v) for v in row] for row in padded]).reshape(len(votes), width)
+    assert np.array_equal(vote_matrix(votes, width), expected, equal_nan=True)
+
+
 def test_a_missing_count_column_is_a_field_never_read() -> None:
     counts = {"valid_votes": as_floats([10, 10]), "voters": as_floats([12, 12])}
     assert rows_breaking_rules(counts, vote_matrix([[4, 6], [4, 5]], 2), np.array([2, 2])).tolist() == [False, True]
