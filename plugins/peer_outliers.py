@@ -210,7 +210,7 @@ def share_findings(tallies: RegionTallies, contest: ContestView, signals: PeerSi
         if severity is None:
             continue
         stuffed = bool(np.isfinite(p_both[i, j]) and p_both[i, j] < p_share[i, j])
-        findings.append(_share_finding(tallies, contest, signals, i, j, p, severity, stuffed, tests))
+        findings.append(_share_finding(tallies, contest, signals, int(i), j, p, severity, stuffed, tests))
     return findings
 
 

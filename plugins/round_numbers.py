@@ -66,8 +66,8 @@ def pilkada_check_region(tallies: RegionTallies, settings: DetectorSettings) -> 
     results = []
     for level, codes in (("district", tallies.district_codes), ("village", tallies.village_codes)):
         labels, units = np.unique(codes, return_inverse=True)
-        sums = unit_p_values({key: np.bincount(units, weights=values, minlength=len(labels))
-                              for key, values in per_station.items()})
+        totals = {key: np.bincount(units, weights=values, minlength=len(labels)) for key, values in per_station.items()}
+        sums = unit_p_values({key: total.astype(np.float64, copy=False) for key, total in totals.items()})
         results += [(level, str(code), unit_result(sums, u, int(config["min_counts"])))
                     for u, code in enumerate(labels)]
     tests = 2 * sum(1 for *_, r in results if r is not None)
