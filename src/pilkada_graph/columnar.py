@@ -20,6 +20,7 @@ where nothing needs deciding.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -119,15 +120,30 @@ def parse_columns(chunk: CellChunk) -> TallyColumns | None:
 
 def plain_counts(cells: Sequence[str]) -> list[int | None] | None:
     """A column of counts (None where empty) when every cell is empty or plain digits, else None:
-    the same test as the row road's short road, made once on the column's concatenation."""
+    the same test as the row road's short road, made once on the column's concatenation.
+
+    The digits are read by the JSON parser, a whole column in one call (a third faster than
+    ``int`` per cell); it refuses a leading zero and non-ASCII digits, which ``int`` reads below.
+    A cell it read has no leading zero, so one longer than ``SAFE_COUNT_DIGITS`` is one at least
+    ``_TOO_MANY``: the row road checks the range of those.
+    """
     joined = "".join(cells)
     if not joined:
         return [None] * len(cells)
-    if not joined.isdecimal() or max(map(len, cells)) > SAFE_COUNT_DIGITS:  # longer: the row road checks the range
+    if not joined.isdecimal():
         return None
-    if "" in cells:
+    try:
+        values: list[int | None] = json.loads(
+            "[" + ",".join([cell or "null" for cell in cells] if "" in cells else cells) + "]")
+    except ValueError:
+        if max(map(len, cells)) > SAFE_COUNT_DIGITS:
+            return None
         return [int(cell) if cell else None for cell in cells]
-    return list(map(int, cells))
+    return None if max(filter(None, values), default=0) >= _TOO_MANY else values  # type: ignore[type-var]
+
+
+#: The smallest count of more than ``SAFE_COUNT_DIGITS`` digits.
+_TOO_MANY = 10 ** SAFE_COUNT_DIGITS
 
 
 def utc_times(texts: Sequence[str]) -> tuple[np.ndarray, list[int]] | None:

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, update
 
 from pilkada_graph import bundle
 from pilkada_graph.bundle import COUNT_FIELDS, LEVELS, Row
@@ -310,19 +310,21 @@ class Catalog:
         return stamp
 
     def _load_regions_and_contests(self) -> None:
-        rows = self.connection.execute(select(Region.id, Region.code, Region.level, Region.parent_id)).all()
-        codes = {r.id: r.code for r in rows}
-        for r in rows:
-            ref = RegionRef(r.code, r.level, codes.get(r.parent_id) if r.parent_id else None, r.id)
-            self.regions[r.code] = ref
-            self.region_ids[r.id] = ref
-        contests = self.connection.execute(select(Contest.id, Contest.code, Contest.region_id)).all()
+        """Through the DBAPI cursor: SQLAlchemy's row processing was most of loading a province's
+        1,722 regions (an import's first 16 ms)."""
+        raw = RawSQL(self.connection)
+        rows = raw.fetchall("SELECT id, code, level, parent_id FROM regions")
+        codes = {region_id: code for region_id, code, _, _ in rows}
+        for region_id, code, level, parent_id in rows:
+            ref = RegionRef(code, level, codes.get(parent_id) if parent_id else None, region_id)
+            self.regions[code] = ref
+            self.region_ids[region_id] = ref
         by_id = {}
-        for c in contests:
-            region = self.region_ids.get(c.region_id) if c.region_id else None
-            by_id[c.id] = self.contests[c.code] = ContestRef(c.code, region.code if region else None, c.id)
-        for cand in self.connection.execute(select(Candidate.contest_id, Candidate.number, Candidate.name)):
-            by_id[cand.contest_id].candidates[cand.number] = cand.name
+        for contest_id, code, region_id in raw.fetchall("SELECT id, code, region_id FROM contests"):
+            region = self.region_ids.get(region_id) if region_id else None
+            by_id[contest_id] = self.contests[code] = ContestRef(code, region.code if region else None, contest_id)
+        for contest_id, number, name in raw.fetchall("SELECT contest_id, number, name FROM candidates"):
+            by_id[contest_id].candidates[number] = name
 
     def station(self, code: str) -> StationRef | None:
         try:

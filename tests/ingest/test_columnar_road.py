@@ -162,7 +162,8 @@ def test_importing_the_same_tallies_again_takes_the_row_road_and_changes_nothing
 CLEAN = st.one_of(st.just(""), st.integers(0, 5000).map(str))
 LAYOUT_TIMES = st.sampled_from(["2024-11-27T15:42:10+07:00", "2024-11-27T23:59:59-03:30", "2024-11-27T00:00:00+00:00"])
 #: What one cell may be spoiled with: counts the short road refuses, times in other layouts, spaces.
-SPOILT = st.sampled_from([" 12", "7 ", "-3", "1.5", "x", "٣", "", "1234567890", " 2024-11-27T15:42:10+08:00",
+SPOILT = st.sampled_from([" 12", "7 ", "-3", "1.5", "x", "٣", "", "1234567890", "007", "0000000001", "999999999",
+                          " 2024-11-27T15:42:10+08:00",
                           "2024-11-27 15:42:10+07:00", "2024-11-27T15:42:10Z", "2024-02-30T10:00:00+07:00",
                           "2024-11-27T15:42:10.5+07:00", "2024-11-27T15:42:10", "yesterday"])
 HEADER = ["submission_id", "station_code", "contest_code", "submitted_at", "source", *COUNT_FIELDS,
@@ -201,3 +202,14 @@ def test_columns_are_read_only_where_every_row_reads_the_same_on_the_row_road(
         assert (columns.utc[i].item(), columns.offsets[i]) == to_utc_naive(form.submitted_at)
         assert {name: values[i] for name, values in columns.counts.items()} == form.counts
         assert {n: v[i] for n, v in columns.votes.items() if v[i] is not None} == form.votes
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.just(""), st.integers(0, 10**11).map(str), st.integers(0, 10**11).map("00{}".format),
+                          st.text(alphabet="0123456789٣x", max_size=11)), min_size=1, max_size=8))
+def test_a_column_of_counts_is_read_only_when_every_cell_is_empty_or_at_most_nine_plain_digits(
+        cells: list[str]) -> None:
+    plain = all(cell == "" or cell.isdecimal() for cell in cells)
+    short = max(map(len, cells)) <= ingest.SAFE_COUNT_DIGITS
+    expected = [int(cell) if cell else None for cell in cells] if plain and short else None
+    assert columnar.plain_counts(cells) == expected
