@@ -288,8 +288,10 @@ def _insert_revisions(raw: RawSQL, columns: TallyColumns, *, order: Sequence[int
                       votes: Sequence[Sequence[int | None]], actor: str | None) -> None:
     """One row per revision (``TALLY_COLUMNS``), built column by column: the rows taken in submission
     ``order`` get ``ids``; ``times``, ``station_ids``, ``contest_ids`` and ``votes`` are per row."""
-    def ordered(values: Sequence[Any]) -> list[Any]:
-        return [values[i] for i in order]
+    in_order = order == list(range(len(order)))  # a feed's file is usually written in time order
+
+    def ordered(values: Sequence[Any]) -> Sequence[Any]:
+        return values if in_order else [values[i] for i in order]
 
     received_at = raw.timestamp(datetime.now(UTC).replace(tzinfo=None))
     raw.insert_many("tallies", TALLY_COLUMNS, list(zip(
