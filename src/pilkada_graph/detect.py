@@ -128,8 +128,6 @@ class Failure:
 class TallyChecks:
     """What checking one batch of revisions did."""
 
-    #: The revisions checked.
-    tally_ids: list[int]
     #: Issues flagged, updated or cleared.
     changed: list[int]
     #: The active issues that judged the batch's revisions, after the checks.
@@ -347,11 +345,12 @@ class DetectionRunner:
     def _check_in_batches(self, judged: Sequence[StoredTally], progress: Progress | None) -> list[TallyChecks]:
         all_checks: list[TallyChecks] = []
         contests: Mapping[int, ContestView] | None = None
+        done = 0
         for chunk in chunked(judged, self.options.batch_size):
             all_checks.append(checks := self.check_tallies(chunk, contests))
-            contests = checks.contests
+            contests, done = checks.contests, done + len(chunk)
             if progress:
-                progress("per-tally checks", sum(len(c.tally_ids) for c in all_checks), len(judged))
+                progress("per-tally checks", done, len(judged))
         return all_checks
 
     def issues_for_tally(self, tally_id: int) -> list[int]:
@@ -449,7 +448,7 @@ class DetectionRunner:
             changed, active = self._store_tally_runs(findings.runs, failures, judged_keys, judging.active_before,
                                                      tally_ids)
             self._notify(changed)
-            return TallyChecks(tally_ids, changed, active, judging.contests)
+            return TallyChecks(changed, active, judging.contests)
 
     def _judges(self, impls: Sequence[Any], settings: DetectorSettings) -> list[tuple[Any, set[str]]]:
         """The implementations with an enabled per-tally detector, and those detectors' names."""
