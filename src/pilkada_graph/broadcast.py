@@ -160,8 +160,11 @@ class Broadcaster:
         subscriber = Subscriber(kind, key, criteria, self.queue_size, render)
         self._subscribers[kind][key].add(subscriber)
         try:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancellation that arrives
+            # as the wait completes, and the subscription of a client that left would run forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.ready.wait(), READY_TIMEOUT)
+                async with asyncio.timeout(READY_TIMEOUT):
+                    await self.ready.wait()
             yield subscriber
         finally:
             self._unregister(subscriber)

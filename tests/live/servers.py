@@ -49,8 +49,19 @@ def uvicorn_server(database_url: str, event_bus: str) -> Iterator[str]:
         TOKENS[url] = new_token(database_url, "admin", name="live-tests")  # anonymous is read-only
         yield url
     finally:
-        process.terminate()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then fail if the server has not stopped within 10 s (killing it, so no process is left)."""
+    process.terminate()
+    try:
         process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise AssertionError("uvicorn did not stop within 10 s of SIGTERM: a request or subscription "
+                             "task never ended") from None
 
 
 #: GraphQL URL -> the admin token made for that server.

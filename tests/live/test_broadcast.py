@@ -89,3 +89,32 @@ async def test_bus_gap_marks_everyone_missed() -> None:
         assert await receive(one, 1) == [MISSED]
         assert await receive(two, 1) == [MISSED]
     await broadcaster.close()
+
+
+async def test_a_subscriber_cancelled_while_it_joins_ends_at_once() -> None:
+    """A client that leaves as its subscription starts must not leave a task that never ends.
+
+    Python 3.11's ``asyncio.wait_for`` returned the result and dropped a cancellation that arrived
+    as the awaited thing completed; a subscription that waited for the broadcaster's readiness with
+    it then went on to wait for events forever, and the server hung at shutdown waiting for it.
+    Each step count below cancels the joining task at a different point of its join.
+    """
+    bus = MemoryBus()
+    broadcaster = Broadcaster(bus, {ISSUE: RegionRenderer()})
+    async with broadcaster.subscription(ISSUE, "62", "62"):
+        await asyncio.wait_for(broadcaster.ready.wait(), 5)
+
+    async def join_and_wait() -> None:
+        async with broadcaster.subscription(ISSUE, "62", "62") as subscriber:
+            await subscriber.next()
+
+    for steps in range(8):
+        task = asyncio.create_task(join_and_wait())
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=2)
+        assert task in done, f"cancelled after {steps} steps, the subscription is still running"
+        assert task.cancelled()
+    assert broadcaster.subscriber_count() == 0
+    await broadcaster.close()

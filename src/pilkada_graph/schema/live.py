@@ -182,9 +182,12 @@ class Sink:
     async def send(self, payload: str) -> None:
         await self.websocket.ws.send_text(self.prefix + payload + "}")
 
-    async def serve(self, subscriber: Subscriber, group: RenderGroup) -> None:
-        """Send what the broadcaster queues for ``subscriber`` until the operation is cancelled."""
+    async def serve(self, subscriber: Subscriber, group: RenderGroup, first: str | None = None) -> None:
+        """Send ``first`` (if given), then what the broadcaster queues for ``subscriber``, until the
+        operation is cancelled."""
         try:
+            if first is not None:
+                await self.send(first)
             async for payload in subscriber:
                 await self.send(await group.missed() if payload is MISSED else payload)
         except Exception:  # noqa: BLE001 - the socket went away: the handler's reader ends the operation

@@ -267,9 +267,7 @@ async def live(info: Info, kind: str, key: Hashable, criteria: Any,
             async for item in deliveries(info, subscriber):
                 yield item
             return
-        if first is not None:
-            await sink.send(await group(now))
-        await sink.serve(subscriber, group)
+        await sink.serve(subscriber, group, first=await group(now) if first is not None else None)
 
 
 async def deliveries(info: Info, subscriber: Subscriber) -> AsyncGenerator[Any, None]:
