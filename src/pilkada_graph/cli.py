@@ -278,6 +278,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
+        timeout_graceful_shutdown=args.shutdown_timeout,
         log_level="info",
     )
     return 0
@@ -364,6 +365,9 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--event-bus", help="memory | redis://host:port/db | postgres")
     parser.add_argument("--production", action="store_true", help="no GraphiQL, no introspection")
+    parser.add_argument("--shutdown-timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="on SIGTERM, how long requests and subscriptions may take to finish before "
+                        "they are cancelled (default 30)")
 
 
 def add_common_after_action(parser: argparse.ArgumentParser) -> None:
