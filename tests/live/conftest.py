@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,9 +48,19 @@ class PrivateRedis:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
+            stop_process(self.process, "redis-server")
             self.process = None
+
+
+def stop_process(process: subprocess.Popen[Any], name: str) -> None:
+    """SIGTERM, then fail if ``process`` has not stopped within 10 s (killing it: nothing is left running)."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise AssertionError(f"{name} did not stop within 10 s of SIGTERM") from None
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:

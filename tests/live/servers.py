@@ -19,7 +19,7 @@ import websockets
 from pilkada_graph.config import Settings
 from pilkada_graph.service import Desk
 from pilkada_graph.simulate import submit_tally_mutation
-from tests.live.conftest import free_port, wait_for_port
+from tests.live.conftest import free_port, stop_process, wait_for_port
 from tests.tokens import bearer, new_token
 
 
@@ -49,19 +49,7 @@ def uvicorn_server(database_url: str, event_bus: str) -> Iterator[str]:
         TOKENS[url] = new_token(database_url, "admin", name="live-tests")  # anonymous is read-only
         yield url
     finally:
-        stop(process)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then fail if the server has not stopped within 10 s (killing it, so no process is left)."""
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        raise AssertionError("uvicorn did not stop within 10 s of SIGTERM: a request or subscription "
-                             "task never ended") from None
+        stop_process(process, "uvicorn (a request or subscription task never ended)")
 
 
 #: GraphQL URL -> the admin token made for that server.

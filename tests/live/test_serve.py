@@ -13,7 +13,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.live.conftest import free_port, wait_for_port
+from tests.live.conftest import free_port, stop_process, wait_for_port
 from tests.live.servers import load_reference_data, open_subscription
 
 PROGRESS = 'subscription { progress(region: "62", contest: "gub-62") { stationsTotal stationsReported } }'
@@ -52,9 +52,7 @@ def test_serve_answers_then_stops_on_sigterm_with_subscriptions_open(small_bundl
         assert health["status"] == "ok" and health["database"] == "sqlite"
         log = asyncio.run(stop_while_subscribed(f"http://127.0.0.1:{port}/graphql", server))
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+        stop_process(server, "pilkada-graph serve")
     # uvicorn ends a clean shutdown by raising the signal it was stopped with again (0 on older ones).
     assert server.returncode in (0, -signal.SIGTERM), log
     assert "Shutting down" in log and "Finished server process" in log, log
