@@ -336,4 +336,4 @@ def _village_sums(columns: TallyColumns, references: _References, current: Seque
     index = {key: n for n, key in enumerate(dict.fromkeys(keys))}
     sums = np.zeros((len(index), matrix.shape[1]), dtype=np.int64)
     np.add.at(sums, [index[key] for key in keys], matrix)
-    return {key: sums[n].tolist() for key, n in index.items()}  # type: ignore[misc]
+    return dict(zip(index, sums.tolist(), strict=True))  # type: ignore[arg-type]

@@ -407,12 +407,11 @@ class PendingSums:
     def write(self, raw: RawSQL, catalog: Catalog) -> None:
         """Carry the changes up the tree and add them to the aggregates; nothing is pending after."""
         if self.villages:
-            write_result_deltas(raw, *carry_up(self.villages, catalog))
+            write_result_deltas(raw, carry_up(self.villages, catalog))
         self.villages = {}
 
 
-def carry_up(level: dict[tuple[str, int], list[int]], catalog: Catalog
-             ) -> tuple[dict[tuple[int, int], list[int]], dict[tuple[int, int, int], int]]:
+def carry_up(level: dict[tuple[str, int], list[int]], catalog: Catalog) -> dict[tuple[int, int], list[int]]:
     """From deltas per (village code, contest id) to deltas per (region id, contest id) of every
     region above them, for :func:`write_result_deltas`.
 
@@ -421,21 +420,17 @@ def carry_up(level: dict[tuple[str, int], list[int]], catalog: Catalog
     region touched rather than four per station (a village per station, as in the Russian
     data, would otherwise quadruple it).
     """
-    width = len(RESULT_COLUMNS)
-    totals: dict[tuple[int, int], list[int]] = {}
-    votes: dict[tuple[int, int, int], int] = {}
+    deltas: dict[tuple[int, int], list[int]] = {}
     while level:
         parents: dict[tuple[str, int], list[int]] = {}
         for (code, contest_id), delta in level.items():
             region = catalog.regions[code]
             assert region.id is not None
-            totals[(region.id, contest_id)] = delta[:width]
-            for number, value in enumerate(delta[width:], start=1):
-                votes[(region.id, contest_id, number)] = value
+            deltas[(region.id, contest_id)] = delta
             if region.parent_code:
                 _accumulate(parents, (region.parent_code, contest_id), delta)
         level = parents
-    return totals, votes
+    return deltas
 
 
 def _accumulate(sums: dict[tuple[str, int], list[int]], key: tuple[str, int], delta: Sequence[int]) -> None:
@@ -449,21 +444,23 @@ def _accumulate(sums: dict[tuple[str, int], list[int]], key: tuple[str, int], de
         target[i] += value
 
 
-def write_result_deltas(
-    raw: RawSQL | Connection,
-    totals: dict[tuple[int, int], list[int]],
-    votes: dict[tuple[int, int, int], int],
-) -> None:
-    """Add deltas to the aggregates atomically (``x = x + delta``): safe with concurrent writers."""
+def write_result_deltas(raw: RawSQL | Connection, deltas: dict[tuple[int, int], list[int]]) -> None:
+    """Add deltas per (region id, contest id) (``RESULT_COLUMNS``, then the votes per ballot number)
+    to the aggregates atomically (``x = x + delta``): safe with concurrent writers, which take the
+    rows' locks in one order (the keys sorted)."""
     raw = raw if isinstance(raw, RawSQL) else RawSQL(raw)
+    width = len(RESULT_COLUMNS)
+    totals: list[tuple[int, ...]] = []
+    votes: list[tuple[int, int, int, int]] = []
+    for (region_id, contest_id), delta in sorted(deltas.items()):
+        if any(delta[:width]):
+            totals.append((region_id, contest_id, *delta[:width]))
+        votes.extend((region_id, contest_id, number, value)
+                     for number, value in enumerate(delta[width:], start=1) if value)
     updates = ", ".join(f"{c} = region_results.{c} + excluded.{c}" for c in RESULT_COLUMNS)
+    raw.insert_many("region_results", ("region_id", "contest_id", *RESULT_COLUMNS), totals,
+                    f"ON CONFLICT (region_id, contest_id) DO UPDATE SET {updates}")
     raw.insert_many(
-        "region_results", ("region_id", "contest_id", *RESULT_COLUMNS),
-        [(r, c, *values) for (r, c), values in sorted(totals.items()) if any(values)],
-        f"ON CONFLICT (region_id, contest_id) DO UPDATE SET {updates}",
-    )
-    raw.insert_many(
-        "region_result_votes", ("region_id", "contest_id", "number", "votes"),
-        [(r, c, n, v) for (r, c, n), v in sorted(votes.items()) if v],
+        "region_result_votes", ("region_id", "contest_id", "number", "votes"), votes,
         "ON CONFLICT (region_id, contest_id, number) DO UPDATE SET votes = region_result_votes.votes + excluded.votes",
     )
