@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 
 from pilkada_graph.config import Settings
 from pilkada_graph.service import Desk
+from tests.processes import free_port, stop_process
 from tests.tokens import bearer, new_token
 
 
@@ -54,12 +54,6 @@ class Server:
         return body["data"]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def import_into(database_url: str, bundle: Path) -> None:
     desk = Desk.open(Settings(database_url=database_url), with_detection=False)
     report = desk.import_bundle(bundle)
@@ -72,12 +66,7 @@ class Process:
     popen: subprocess.Popen[bytes]
 
     def stop(self) -> None:
-        self.popen.terminate()
-        try:
-            self.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait()
+        stop_process(self.popen, "uvicorn")
 
 
 def start_uvicorn(database_url: str, *, production: bool = False, config: str = "",

@@ -7,22 +7,14 @@ gets its own ``redis-server`` on a free port instead, so it disturbs nobody.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import service_unavailable
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.processes import free_port, stop_process, wait_for_port
 
 
 class PrivateRedis:
@@ -50,27 +42,6 @@ class PrivateRedis:
         if self.process is not None:
             stop_process(self.process, "redis-server")
             self.process = None
-
-
-def stop_process(process: subprocess.Popen[Any], name: str) -> None:
-    """SIGTERM, then fail if ``process`` has not stopped within 10 s (killing it: nothing is left running)."""
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        raise AssertionError(f"{name} did not stop within 10 s of SIGTERM") from None
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import websockets
 from pilkada_graph.config import Settings
 from pilkada_graph.service import Desk
 from pilkada_graph.simulate import submit_tally_mutation
-from tests.live.conftest import free_port, stop_process, wait_for_port
+from tests.processes import free_port, stop_process, wait_for_port
 from tests.tokens import bearer, new_token
 
 

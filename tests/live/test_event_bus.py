@@ -23,7 +23,8 @@ from pilkada_graph.pubsub import (
     open_bus,
     tally_events,
 )
-from tests.live.conftest import PrivateRedis, free_port
+from tests.live.conftest import PrivateRedis
+from tests.processes import free_port
 
 
 async def next_event(events: AsyncIterator[Event], timeout: float = 10.0) -> Event:

@@ -25,8 +25,8 @@ from pilkada_graph.pubsub import ISSUE, Event, MemoryBus
 from pilkada_graph.schema.subscriptions import broadcaster_for, render_groups
 from pilkada_graph.service import Desk
 from pilkada_graph.simulate import night_forms
-from tests.live.conftest import free_port
 from tests.live.servers import TOKENS, load_reference_data, submit
+from tests.processes import free_port
 from tests.tokens import bearer, new_token
 
 WITH_ACTOR = 'subscription { tallySubmitted(where: {within: "62.08"}) { submissionId actor station { code } } }'

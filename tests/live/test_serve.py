@@ -13,8 +13,8 @@ import httpx
 import pytest
 import websockets
 
-from tests.live.conftest import free_port, stop_process, wait_for_port
 from tests.live.servers import load_reference_data, open_subscription
+from tests.processes import free_port, stop_process, wait_for_port
 
 PROGRESS = 'subscription { progress(region: "62", contest: "gub-62") { stationsTotal stationsReported } }'
 
