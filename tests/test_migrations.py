@@ -46,3 +46,28 @@ def test_upgrading_a_database_that_holds_an_election_keeps_every_row(engine: Eng
     downgrade(engine, "-1")
     upgrade(engine)
     assert database_snapshot(engine) == before
+
+
+def test_sqlite_stores_each_keyed_table_in_its_primary_key_alone(sqlite_url: str, mini_bundle: Path) -> None:
+    """current_tallies and the region sums are WITHOUT ROWID on SQLite (one B-tree each, written per
+    import row), also after the migration that made them so is undone and done again with data."""
+    from pilkada_graph.db import init_database, make_engine
+    from pilkada_graph.ingest import import_bundle
+    from pilkada_graph.migrations import downgrade, upgrade
+
+    engine = make_engine(sqlite_url)
+    init_database(engine)
+    keyed = ("current_tallies", "region_results", "region_result_votes")
+
+    def without_rowid() -> dict[str, bool]:
+        with engine.connect() as connection:
+            return {table: connection.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+            ).scalar_one().rstrip().upper().endswith("WITHOUT ROWID") for table in keyed}
+
+    assert without_rowid() == dict.fromkeys(keyed, True)
+    import_bundle(engine, mini_bundle)
+    downgrade(engine, "-1")
+    assert without_rowid() == dict.fromkeys(keyed, False)
+    upgrade(engine)
+    assert without_rowid() == dict.fromkeys(keyed, True)

@@ -126,7 +126,8 @@ class Tally(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     submission_id: Mapped[str] = mapped_column(String(200), unique=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
-    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"), index=True)
+    #: Not indexed alone: revisions are read by id, submission id, or station and contest.
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"))
     #: UTC, naive; ``submitted_offset`` keeps the sender's offset in minutes for export.
     submitted_at: Mapped[datetime] = mapped_column(DateTime)
     submitted_offset: Mapped[int] = mapped_column(SmallInteger, default=0)
@@ -156,6 +157,8 @@ class CurrentTally(Base):
     """Pointer to the current revision (latest ``submitted_at``) of a station's form."""
 
     __tablename__ = "current_tallies"
+    #: One B-tree, the primary key's, on SQLite: a pointer is rewritten with every new revision.
+    __table_args__ = {"sqlite_with_rowid": False}
 
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), primary_key=True)
     contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"), primary_key=True, index=True)
@@ -170,6 +173,7 @@ class RegionResult(Base):
     many must not overflow where its counts fit (a misread count of two billion is stored as reported)."""
 
     __tablename__ = "region_results"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
     contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"), primary_key=True)
@@ -182,6 +186,7 @@ class RegionResult(Base):
 
 class RegionResultVotes(Base):
     __tablename__ = "region_result_votes"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
     contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"), primary_key=True)
