@@ -20,11 +20,11 @@ where nothing needs deciding.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from itertools import repeat
+from datetime import UTC, datetime
+from itertools import compress, repeat
+from operator import is_not
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -32,14 +32,14 @@ from sqlalchemy import Connection
 
 from pilkada_graph import bundle
 from pilkada_graph.bundle import COUNT_FIELDS, CellChunk
-from pilkada_graph.ingest import SAFE_COUNT_DIGITS, Catalog, ContestRef, StationRef, is_below
+from pilkada_graph.ingest import SAFE_COUNT_DIGITS, Catalog, ContestRef, StationRef
 from pilkada_graph.store import (
     TALLY_COLUMNS,
     PendingSums,
     RawSQL,
     StoredTally,
     existing_submissions,
-    json_int_list,
+    json_int_lists,
     lock_stations,
     write_current_pointers,
 )
@@ -119,60 +119,65 @@ def parse_columns(chunk: CellChunk) -> TallyColumns | None:
 
 
 def plain_counts(cells: Sequence[str]) -> list[int | None] | None:
-    """A column of counts (None where empty) when every cell is empty or plain digits, else None:
-    the same test as the row road's short road, made once on the column's concatenation.
+    """A column of counts (None where empty) when every cell is empty or at most
+    ``SAFE_COUNT_DIGITS`` plain digits, else None: the same test as the row road's short road, made
+    once on the column's concatenation (a longer cell may be out of range: the row road checks it).
 
-    The digits are read by the JSON parser, a whole column in one call (a third faster than
-    ``int`` per cell); it refuses a leading zero and non-ASCII digits, which ``int`` reads below.
-    A cell it read has no leading zero, so one longer than ``SAFE_COUNT_DIGITS`` is one at least
-    ``_TOO_MANY``: the row road checks the range of those.
+    Each distinct cell is read once (``int``, as the row road reads it): a column of counts
+    repeats its values (a station's DPT is a few hundred; the DPTb is mostly 0 to 5), so this is
+    a third faster than the JSON parser reading the whole column in one call.
     """
     joined = "".join(cells)
     if not joined:
         return [None] * len(cells)
     if not joined.isdecimal():
         return None
-    try:
-        values: list[int | None] = json.loads(
-            "[" + ",".join([cell or "null" for cell in cells] if "" in cells else cells) + "]")
-    except ValueError:
-        if max(map(len, cells)) > SAFE_COUNT_DIGITS:
-            return None
-        return [int(cell) if cell else None for cell in cells]
-    return None if max(filter(None, values), default=0) >= _TOO_MANY else values  # type: ignore[type-var]
-
-
-#: The smallest count of more than ``SAFE_COUNT_DIGITS`` digits.
-_TOO_MANY = 10 ** SAFE_COUNT_DIGITS
+    distinct = set(cells)
+    if max(map(len, distinct)) > SAFE_COUNT_DIGITS:
+        return None
+    value_of = {cell: int(cell) if cell else None for cell in distinct}
+    return list(map(value_of.__getitem__, cells))
 
 
 def utc_times(texts: Sequence[str]) -> tuple[np.ndarray, list[int]] | None:
     """Times written exactly as ``_TIME_LAYOUT`` -> (UTC as ``datetime64[us]``, offsets in minutes).
 
-    numpy reads the local part (and refuses a day or hour out of range, as ``fromisoformat``
-    does); writing it back must give the same text, so nothing was read loosely. None for any
-    other layout: the row road reads those.
+    Read as one array of characters: the separators and the offset's digits are checked and
+    read column by column (an offset's hours below 24 and minutes below 60, as
+    ``datetime.fromisoformat`` reads them); numpy reads the local part (and refuses a day or hour
+    out of range, as ``fromisoformat`` does), and writing it back must give the same text, so
+    nothing was read loosely. None for any other layout, or a time whose UTC is outside the years
+    1 to 9999: the row road reads (or refuses) those.
     """
-    if {len(t) for t in texts} != {len(_TIME_LAYOUT)} or {t[10] + t[19] + t[22] for t in texts} - {"T+:", "T-:"}:
+    width = len(_TIME_LAYOUT)
+    whole = np.array(texts)
+    if whole.dtype.itemsize != 4 * width or np.strings.str_len(whole).min() != width:
         return None
-    zones = {t[19:] for t in texts}
+    characters = whole.view(np.uint32).reshape(len(whole), width)  # one code point per cell
+    sign = characters[:, 19]
+    if not ((characters[:, 10] == ord("T")) & (characters[:, 22] == ord(":"))
+            & ((sign == ord("+")) | (sign == ord("-")))).all():
+        return None
+    digits = characters[:, [20, 21, 23, 24]].astype(np.int64) - ord("0")
+    hours, minutes = digits[:, 0] * 10 + digits[:, 1], digits[:, 2] * 10 + digits[:, 3]
+    if not (((digits >= 0) & (digits <= 9)).all() and (hours < 24).all() and (minutes < 60).all()):
+        return None
+    offsets = np.where(sign == ord("-"), -1, 1) * (hours * 60 + minutes)
+    local_texts = whole.astype(f"<U{width - 6}")  # the text before the offset
     try:
-        minutes = {zone: _offset_minutes(zone) for zone in zones}
-        local_texts = np.array([t[:19] for t in texts])
         local = local_texts.astype("datetime64[s]")
     except ValueError:
         return None
     if not (np.datetime_as_string(local, unit="s") == local_texts).all():
         return None
-    offsets = [minutes[t[19:]] for t in texts]
-    utc = local.astype("datetime64[us]") - np.array(offsets, dtype="timedelta64[m]")
-    return utc, offsets
+    utc = local.astype("datetime64[us]") - offsets.astype("timedelta64[m]")
+    if utc.min() < _FIRST_UTC or utc.max() >= _PAST_LAST_UTC:
+        return None  # the row road refuses it (``parse_timestamp``)
+    return utc, offsets.tolist()
 
 
-def _offset_minutes(zone: str) -> int:
-    offset = datetime.fromisoformat("2000-01-01T00:00:00" + zone).utcoffset()
-    assert offset is not None
-    return offset // timedelta(minutes=1)
+#: The range of times a ``datetime`` holds, so the column can store (and read back).
+_FIRST_UTC, _PAST_LAST_UTC = np.datetime64("0001-01-01", "us"), np.datetime64("10000-01-01", "us")
 
 
 # --------------------------------------------------------------------------- references
@@ -188,29 +193,34 @@ def _references(columns: TallyColumns, catalog: Catalog) -> _References | None:
     holds for every row; None otherwise (the row road then names the problems)."""
     if max(map(len, columns.submission_ids)) > _SUBMISSION_ID_MAX:
         return None
-    if any(source is not None and len(source) > _SOURCE_MAX for source in columns.sources):
+    if max(map(len, filter(None, columns.sources)), default=0) > _SOURCE_MAX:
         return None
     catalog.prefetch_stations(columns.station_codes)
-    stations = list(map(catalog.stations.get, columns.station_codes))
-    contests = list(map(catalog.contests.get, columns.contest_codes))
-    if None in stations or None in contests:
+    contest_codes = set(columns.contest_codes)
+    if any(catalog.stations.get(code) is None for code in set(columns.station_codes)) or any(
+            catalog.contests.get(code) is None for code in contest_codes):
         return None
-    checked = _References(stations, contests)  # type: ignore[arg-type]
-    if not all(map(is_below, columns.station_codes, (c.region_code for c in checked.contests))):
-        return None
-    if not _votes_within_candidates(columns, checked.contests):
+    checked = _References(list(map(catalog.stations.__getitem__, columns.station_codes)),  # type: ignore[arg-type]
+                          list(map(catalog.contests.__getitem__, columns.contest_codes)))
+    distinct = {code: catalog.contests[code] for code in contest_codes}
+    if not _stations_inside_their_contests(columns, distinct) or not _votes_within_candidates(columns, distinct):
         return None
     return checked
 
 
-def _votes_within_candidates(columns: TallyColumns, contests: Sequence[ContestRef]) -> bool:
+def _stations_inside_their_contests(columns: TallyColumns, contests: dict[str, ContestRef]) -> bool:
+    """Every row's station lies below its contest's region (:func:`~pilkada_graph.ingest.is_below`,
+    one ``startswith`` per row; a station whose code *is* the region's is left to the row road)."""
+    prefix = {code: f"{contest.region_code}." if contest.region_code else "" for code, contest in contests.items()}
+    return all(map(str.startswith, columns.station_codes, map(prefix.__getitem__, columns.contest_codes)))
+
+
+def _votes_within_candidates(columns: TallyColumns, contests: dict[str, ContestRef]) -> bool:
     """No row has votes for a ballot number its contest does not have (only the columns of numbers
-    that some contest lacks are read)."""
-    distinct = {contest.code: contest for contest in contests}.values()
+    that some contest lacks are read: the contests of their rows that hold a count)."""
     for number, votes in columns.votes.items():
-        lacking = {contest.code for contest in distinct if number not in contest.candidates}
-        if lacking and any(vote is not None and contest.code in lacking
-                           for vote, contest in zip(votes, contests, strict=True)):
+        lacking = {code for code, contest in contests.items() if number not in contest.candidates}
+        if lacking and not lacking.isdisjoint(compress(columns.contest_codes, map(is_not, votes, repeat(None)))):
             return False
     return True
 
@@ -255,21 +265,23 @@ def _store(raw: RawSQL, columns: TallyColumns, references: _References, actor: s
     n = len(columns.submission_ids)
     keys = list(zip(columns.utc.astype(np.int64).tolist(), columns.submission_ids, strict=True))
     order = sorted(range(n), key=keys.__getitem__)
+    taken = None if order == list(range(n)) else order  # a feed's file is usually written in time order
     ids = raw.reserve_ids("tallies", n)
     times = _column_times(raw, columns.utc)
     station_ids = [s.id for s in references.stations]
     contest_ids = [c.id for c in references.contests]
-    _insert_revisions(raw, columns, order=order, ids=ids, times=times, station_ids=station_ids,
+    _insert_revisions(raw, columns, order=taken, ids=ids, times=times, station_ids=station_ids,
                       contest_ids=contest_ids, votes=_vote_rows(columns, references.contests), actor=actor)
-    stored: list[StoredTally] = []
     latest: dict[tuple[int, int], tuple[int, int]] = {}  # pair -> (tally id, row)
+    previous_ids: list[int | None] = []
     for tally_id, i in zip(ids, order, strict=True):
         pair = (station_ids[i], contest_ids[i])
         previous = latest.get(pair)  # type: ignore[arg-type]
-        stored.append(StoredTally(tally_id, columns.submission_ids[i], pair[0], pair[1],  # type: ignore[arg-type]
-                                  columns.station_codes[i], columns.contest_codes[i], True,
-                                  previous[0] if previous else None))
+        previous_ids.append(previous[0] if previous else None)
         latest[pair] = (tally_id, i)  # type: ignore[index]
+    stored = list(map(StoredTally, ids, *(_in_order(values, taken) for values in (
+        columns.submission_ids, station_ids, contest_ids, columns.station_codes, columns.contest_codes)),
+        repeat(True), previous_ids))
     write_current_pointers(raw, [(s, c, tally_id, times[i]) for (s, c), (tally_id, i) in latest.items()])
     for village, delta in _village_sums(columns, references, [i for _, i in latest.values()]).items():
         sums.add(village, delta)
@@ -280,26 +292,32 @@ def _column_times(raw: RawSQL, utc: np.ndarray) -> list[Any]:
     """UTC times as the ``submitted_at`` column takes them (:meth:`RawSQL.timestamp`, for a column)."""
     if raw.postgres:
         return utc.astype("datetime64[us]").tolist()  # type: ignore[no-any-return]
-    return np.char.replace(np.datetime_as_string(utc, unit="us"), "T", " ").tolist()  # type: ignore[no-any-return]
+    texts = np.datetime_as_string(utc, unit="us")  # YYYY-MM-DDTHH:MM:SS.ffffff: years 1-9999 (utc_times)
+    texts.view(np.uint32).reshape(len(texts), -1)[:, 10] = ord(" ")  # one code point per cell: T -> space
+    return texts.tolist()  # type: ignore[no-any-return]
 
 
-def _insert_revisions(raw: RawSQL, columns: TallyColumns, *, order: Sequence[int], ids: Sequence[int],
+def _insert_revisions(raw: RawSQL, columns: TallyColumns, *, order: Sequence[int] | None, ids: Sequence[int],
                       times: Sequence[Any], station_ids: Sequence[Any], contest_ids: Sequence[Any],
                       votes: Sequence[Sequence[int | None]], actor: str | None) -> None:
     """One row per revision (``TALLY_COLUMNS``), built column by column: the rows taken in submission
-    ``order`` get ``ids``; ``times``, ``station_ids``, ``contest_ids`` and ``votes`` are per row."""
-    in_order = order == list(range(len(order)))  # a feed's file is usually written in time order
-
+    ``order`` (None: as they are) get ``ids``; ``times``, ``station_ids``, ``contest_ids`` and ``votes``
+    are per row."""
     def ordered(values: Sequence[Any]) -> Sequence[Any]:
-        return values if in_order else [values[i] for i in order]
+        return _in_order(values, order)
 
     received_at = raw.timestamp(datetime.now(UTC).replace(tzinfo=None))
     raw.insert_many("tallies", TALLY_COLUMNS, list(zip(
         ids, ordered(columns.submission_ids), ordered(station_ids), ordered(contest_ids), ordered(times),
         ordered(columns.offsets), repeat(received_at), ordered(columns.sources),
-        *(ordered(columns.counts[name]) for name in COUNT_FIELDS), ordered([json_int_list(row) for row in votes]),
+        *(ordered(columns.counts[name]) for name in COUNT_FIELDS), ordered(json_int_lists(votes)),
         repeat(None), repeat(actor), repeat(None),
     )))
+
+
+def _in_order(values: Sequence[Any], order: Sequence[int] | None) -> Sequence[Any]:
+    """``values`` taken in ``order``; None means that is their order already."""
+    return values if order is None else [values[i] for i in order]
 
 
 def _vote_rows(columns: TallyColumns, contests: Sequence[ContestRef]) -> list[tuple[int | None, ...]]:

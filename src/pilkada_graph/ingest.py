@@ -130,6 +130,12 @@ def parse_timestamp(text: str | datetime, column: str = "submitted_at") -> datet
         raise InvalidValue(
             Problem("bad-timestamp", f"{text!s} has no UTC offset (write e.g. +07:00)", column)
         )
+    try:
+        moment.astimezone(UTC)  # stored in UTC: 9999-12-31T23:30:00-03:00 is past the last day
+    except OverflowError:
+        raise InvalidValue(
+            Problem("bad-timestamp", f"{text!s} is out of range in UTC (years 1 to 9999)", column)
+        ) from None
     return moment
 
 

@@ -281,6 +281,14 @@ def json_int_list(values: Sequence[int | None]) -> str:
     return "[" + ",".join("null" if v is None else str(v) for v in values) + "]"
 
 
+def json_int_lists(rows: Sequence[Sequence[int | None]]) -> list[str]:
+    """:func:`json_int_list` of every row, in one ``json.dumps`` of them all, cut at the rows' seams."""
+    if not rows:
+        return []
+    inner = json.dumps(rows, separators=(",", ":"))[2:-2]  # [[1,2],[3,null]] -> 1,2],[3,null
+    return ["[" + part + "]" for part in inner.split("],[")]
+
+
 class Contribution(NamedTuple):
     """What one current revision adds to the sums of every region above its station."""
 
@@ -455,8 +463,8 @@ def write_result_deltas(raw: RawSQL | Connection, deltas: dict[tuple[int, int], 
     for (region_id, contest_id), delta in sorted(deltas.items()):
         if any(delta[:width]):
             totals.append((region_id, contest_id, *delta[:width]))
-        votes.extend((region_id, contest_id, number, value)
-                     for number, value in enumerate(delta[width:], start=1) if value)
+        votes += [(region_id, contest_id, number, value) for number, value in enumerate(delta[width:], start=1)
+                  if value]
     updates = ", ".join(f"{c} = region_results.{c} + excluded.{c}" for c in RESULT_COLUMNS)
     raw.insert_many("region_results", ("region_id", "contest_id", *RESULT_COLUMNS), totals,
                     f"ON CONFLICT (region_id, contest_id) DO UPDATE SET {updates}")

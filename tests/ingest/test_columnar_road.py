@@ -128,6 +128,20 @@ def test_a_count_of_ten_digits_or_more_takes_the_row_road_which_checks_its_range
     assert snapshot(engine) == snapshot(second_engine)
 
 
+@pytest.mark.parametrize("submitted_at", ["9999-12-31T23:30:00-03:00", "0001-01-01T00:30:00+03:00"])
+def test_a_time_outside_the_years_utc_can_hold_is_refused_on_both_roads_naming_its_line(
+        engine: Engine, second_engine: Engine, small_bundle: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, submitted_at: str) -> None:
+    """Stored in UTC, such a time would be the year 10000 or 0: unreadable, so refused as the form arrives."""
+    folder = edited_bundle(small_bundle, tmp_path / "far-time", lambda rows: rows[2].update(submitted_at=submitted_at))
+    (columns, by_columns), (rows, _) = both_roads(engine, second_engine, folder, monkeypatch, skip_invalid=True)
+    assert by_columns.columnar == [0]
+    assert [str(p) for p in columns.problems] == [str(p) for p in rows.problems] == [
+        f"tallies.csv: line 4: column submitted_at: bad-timestamp: {submitted_at} is out of range in UTC "
+        "(years 1 to 9999)"]
+    assert snapshot(engine) == snapshot(second_engine)
+
+
 def test_two_forms_of_one_instant_written_in_two_zones_are_ordered_by_submission_id_on_both_roads(
         engine: Engine, second_engine: Engine, small_bundle: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -165,7 +179,9 @@ LAYOUT_TIMES = st.sampled_from(["2024-11-27T15:42:10+07:00", "2024-11-27T23:59:5
 SPOILT = st.sampled_from([" 12", "7 ", "-3", "1.5", "x", "٣", "", "1234567890", "007", "0000000001", "999999999",
                           " 2024-11-27T15:42:10+08:00",
                           "2024-11-27 15:42:10+07:00", "2024-11-27T15:42:10Z", "2024-02-30T10:00:00+07:00",
-                          "2024-11-27T15:42:10.5+07:00", "2024-11-27T15:42:10", "yesterday"])
+                          "2024-11-27T15:42:10.5+07:00", "2024-11-27T15:42:10", "yesterday",
+                          "2024-11-27T15:42:10+07:60", "2024-11-27T15:42:10+24:00", "2024-11-27T15:42:10-00:00",
+                          "2024-11-27T15:42:10+0٧:00", "2024-11-27T15:42:10+07:00 ", "2024-11-27T15:42:10+07:0\x00"])
 HEADER = ["submission_id", "station_code", "contest_code", "submitted_at", "source", *COUNT_FIELDS,
           "votes_1", "votes_2", "votes_3"]
 CLEAN_ROW = st.tuples(st.sampled_from(["", "s-1", " s-2 "]), LAYOUT_TIMES, st.sampled_from(["", "desk", " sirekap "]),
@@ -213,3 +229,10 @@ def test_a_column_of_counts_is_read_only_when_every_cell_is_empty_or_at_most_nin
     short = max(map(len, cells)) <= ingest.SAFE_COUNT_DIGITS
     expected = [int(cell) if cell else None for cell in cells] if plain and short else None
     assert columnar.plain_counts(cells) == expected
+
+
+@given(st.lists(st.lists(st.one_of(st.none(), st.integers(0, 10**12)), max_size=6), max_size=5))
+def test_the_votes_of_many_revisions_are_written_as_each_alone_would_be(rows: list[list[int | None]]) -> None:
+    from pilkada_graph.store import json_int_list, json_int_lists
+
+    assert json_int_lists(rows) == [json_int_list(row) for row in rows]
