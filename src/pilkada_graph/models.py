@@ -113,7 +113,8 @@ class Tally(Base):
 
     __tablename__ = "tallies"
     __table_args__ = (
-        Index("ix_tallies_station_contest_time", "station_id", "contest_id", "submitted_at"),
+        #: A form's revisions (a handful: sorted by time as they are read).
+        Index("ix_tallies_station_contest", "station_id", "contest_id"),
         *(
             CheckConstraint(f"{field} is null or {field} >= 0", name=f"{field}_nonnegative")
             for field in (
