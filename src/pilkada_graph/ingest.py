@@ -341,13 +341,23 @@ class Catalog:
 
     def prefetch_stations(self, codes: Iterable[str]) -> None:
         """Look up every code not looked up yet, a chunk of codes per query, through the DBAPI
-        cursor (SQLAlchemy's per-row result processing cost as much as the query itself)."""
-        missing = sorted({c for c in codes if c not in self.stations})
-        found = RawSQL(self.connection).fetchall_in(
-            "SELECT id, code, village_id, registered FROM stations WHERE code IN ({values})", missing)
+        cursor (SQLAlchemy's per-row result processing cost as much as the query itself). When they
+        are half the stations or more (a province's first load), every station is read in one scan
+        instead: a row scanned costs half a code looked up (0.5 against 0.9 µs on SQLite)."""
+        missing = {c for c in codes if c not in self.stations}
+        if not missing:
+            return
+        raw = RawSQL(self.connection)
+        query = "SELECT id, code, village_id, registered FROM stations"
+        (stations,) = raw.fetchall("SELECT max(id) FROM stations")[0]  # never deleted: about their number
+        if 2 * len(missing) >= (stations or 0):
+            found = raw.fetchall(query)
+        else:
+            found = raw.fetchall_in(f"{query} WHERE code IN ({{values}})", sorted(missing))
         for station_id, code, village_id, registered in found:
-            village = self.region_ids[village_id]
-            self.stations[code] = StationRef(code, village.code, registered, station_id, village_id)
+            if code not in self.stations:  # the scan also reads stations looked up before
+                village = self.region_ids[village_id]
+                self.stations[code] = StationRef(code, village.code, registered, station_id, village_id)
         for code in missing:
             self.stations.setdefault(code, None)
 

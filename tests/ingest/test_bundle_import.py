@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from pilkada_graph.ingest import import_bundle
-from pilkada_graph.models import CurrentTally, Region, RegionResult, RegionResultVotes, Tally
+from pilkada_graph.models import CurrentTally, Region, RegionResult, RegionResultVotes, Station, Tally
 from tests.ingest.helpers import database_snapshot, read_csv, write_csv
 
 TALLY_HEADER = [
@@ -175,3 +175,33 @@ def test_later_revision_becomes_current_even_when_it_arrives_first(engine: Engin
         revisions = connection.execute(select(func.count()).select_from(Tally)).scalar()
     assert current == ["s2"]
     assert revisions == 2
+
+
+def test_stations_are_found_alike_whether_a_few_are_looked_up_or_most(
+        engine: Engine, small_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A few codes are looked up by code; half the stations or more by one scan of them all."""
+    from pilkada_graph.ingest import Catalog
+    from pilkada_graph.store import RawSQL
+
+    import_bundle(engine, small_bundle)
+    lookups: list[int] = []
+    by_code = RawSQL.fetchall_in
+
+    def counted(raw: RawSQL, sql: str, values: list[str], *args: object) -> object:
+        lookups.append(len(values))
+        return by_code(raw, sql, values, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(RawSQL, "fetchall_in", counted)
+    unknown = "62.71.99.9999.001"
+    with engine.connect() as connection:
+        codes = [code for (code,) in connection.execute(select(Station.code))]
+        one_by_one = Catalog(connection)
+        for code in codes:
+            one_by_one.prefetch_stations([code, unknown])
+        assert lookups and max(lookups) == 2  # each by its code (the unknown one looked up once)
+        lookups.clear()
+        at_once = Catalog(connection)
+        at_once.prefetch_stations([*codes, unknown])
+        assert lookups == []  # one scan
+    assert one_by_one.stations == at_once.stations
+    assert set(at_once.stations) == {*codes, unknown} and at_once.stations[unknown] is None
