@@ -142,12 +142,10 @@ def plain_counts(cells: Sequence[str]) -> list[int | None] | None:
 def utc_times(texts: Sequence[str]) -> tuple[np.ndarray, list[int]] | None:
     """Times written exactly as ``_TIME_LAYOUT`` -> (UTC as ``datetime64[us]``, offsets in minutes).
 
-    Read as one array of characters: the separators and the offset's digits are checked and
-    read column by column (an offset's hours below 24 and minutes below 60, as
-    ``datetime.fromisoformat`` reads them); numpy reads the local part (and refuses a day or hour
-    out of range, as ``fromisoformat`` does), and writing it back must give the same text, so
-    nothing was read loosely. None for any other layout, or a time whose UTC is outside the years
-    1 to 9999: the row road reads (or refuses) those.
+    Read as one array of characters, column by column: the separators, then the digits of each
+    field, which must be in the ranges ``datetime.fromisoformat`` holds them to (a day within its
+    month, leap years counted; an offset below 24 hours). None for any other layout or range, or a
+    time whose UTC is outside the years 1 to 9999: the row road reads (or refuses) those.
     """
     width = len(_TIME_LAYOUT)
     whole = np.array(texts)
@@ -155,26 +153,48 @@ def utc_times(texts: Sequence[str]) -> tuple[np.ndarray, list[int]] | None:
         return None
     characters = whole.view(np.uint32).reshape(len(whole), width)  # one code point per cell
     sign = characters[:, 19]
-    if not ((characters[:, 10] == ord("T")) & (characters[:, 22] == ord(":"))
-            & ((sign == ord("+")) | (sign == ord("-")))).all():
+    if not (characters[:, _SEPARATOR_PLACES] == _SEPARATORS).all():
         return None
-    digits = characters[:, [20, 21, 23, 24]].astype(np.int64) - ord("0")
-    hours, minutes = digits[:, 0] * 10 + digits[:, 1], digits[:, 2] * 10 + digits[:, 3]
-    if not (((digits >= 0) & (digits <= 9)).all() and (hours < 24).all() and (minutes < 60).all()):
+    if not ((sign == ord("+")) | (sign == ord("-"))).all():
         return None
-    offsets = np.where(sign == ord("-"), -1, 1) * (hours * 60 + minutes)
-    local_texts = whole.astype(f"<U{width - 6}")  # the text before the offset
-    try:
-        local = local_texts.astype("datetime64[s]")
-    except ValueError:
+    digits = characters[:, _DIGIT_PLACES].astype(np.int64) - ord("0")
+    if not ((digits >= 0) & (digits <= 9)).all():
         return None
-    if not (np.datetime_as_string(local, unit="s") == local_texts).all():
+    year, month, day, hour, minute, second, offset_hours, offset_minutes = (digits @ _FIELDS).T
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    if not ((year >= 1).all() and ((month >= 1) & (month <= 12)).all() and (day >= 1).all()
+            and (day <= _MONTH_DAYS[month] + ((month == 2) & leap)).all()
+            and (hour < 24).all() and (minute < 60).all() and (second < 60).all()
+            and (offset_hours < 24).all() and (offset_minutes < 60).all()):
         return None
-    utc = local.astype("datetime64[us]") - offsets.astype("timedelta64[m]")
+    offsets = np.where(sign == ord("-"), -1, 1) * (offset_hours * 60 + offset_minutes)
+    days = ((year - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (month - 1)).astype("datetime64[D]") + (
+        day - 1)
+    utc = days.astype("datetime64[us]") + ((hour * 60 + minute - offsets) * 60 + second) * 1_000_000
     if utc.min() < _FIRST_UTC or utc.max() >= _PAST_LAST_UTC:
         return None  # the row road refuses it (``parse_timestamp``)
     return utc, offsets.tolist()
 
+
+#: Where ``_TIME_LAYOUT`` has its separators (the offset's sign apart) and its digits.
+_SEPARATOR_PLACES = [i for i, c in enumerate(_TIME_LAYOUT) if c in "-T:" and i != 19]
+_SEPARATORS = np.array([ord(_TIME_LAYOUT[i]) for i in _SEPARATOR_PLACES], dtype=np.uint32)
+_DIGIT_PLACES = [i for i, c in enumerate(_TIME_LAYOUT) if c in "YMDHS"]
+
+
+def _field_weights(widths: Sequence[int]) -> np.ndarray:
+    """The matrix that turns a row of digits into the numbers of its fields, of ``widths`` digits each."""
+    weights = np.zeros((sum(widths), len(widths)), dtype=np.int64)
+    for field, (start, width) in enumerate(zip(np.cumsum([0, *widths[:-1]]).tolist(), widths, strict=True)):
+        weights[start:start + width, field] = 10 ** np.arange(width - 1, -1, -1)
+    return weights
+
+
+#: The digits (in ``_DIGIT_PLACES`` order) times this: year, month, day, hour, minute, second, and
+#: the offset's hours and minutes.
+_FIELDS = _field_weights([4, 2, 2, 2, 2, 2, 2, 2])
+#: Days per month (February 28; index 0 unused).
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 
 #: The range of times a ``datetime`` holds, so the column can store (and read back).
 _FIRST_UTC, _PAST_LAST_UTC = np.datetime64("0001-01-01", "us"), np.datetime64("10000-01-01", "us")
