@@ -884,6 +884,11 @@ def collector_paused() -> Iterator[None]:
     An import builds millions of small, acyclic objects (rows, forms, tuples) that the
     collector would otherwise scan again and again as they survive: on the Kalteng bundle that
     was about a sixth of the import's time. Reference counting frees them as usual meanwhile.
+
+    What is left when it ends (the stored revisions its report carries, the catalog) joins the
+    oldest generation at once (``gc.freeze`` then ``gc.unfreeze``), rather than being traversed by
+    a pass over the young generation that would only find it alive (2 ms for Kalteng's 9,000
+    revisions; it grows with the import).
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -891,6 +896,8 @@ def collector_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 
