@@ -126,19 +126,35 @@ def read_rows(path: Path) -> Iterator[Row]:
         yield from chunk.rows()
 
 
-class CellChunk(NamedTuple):
+class CellChunk:
     """Consecutive data rows of one bundle file as lists of cells, each as wide as the header at
     least (a short row is padded with empty cells), with the line number ``csv`` gives each (its
-    last line, when a quoted cell spans lines)."""
+    last line, when a quoted cell spans lines).
 
-    file: str
-    header: list[str]
-    lines: list[int]
-    cells: list[list[str]]
+    A chunk of plain lines (no quoting, no blank line) also keeps them as read (``source_lines``):
+    the columnar road parses those itself, and the cells are only cut from them when asked for.
+    """
+
+    __slots__ = ("file", "header", "lines", "source_lines", "_cells")
+
+    def __init__(self, file: str, header: list[str], lines: list[int], cells: list[list[str]] | None = None, *,
+                 source_lines: list[str] | None = None) -> None:
+        if (cells is None) == (source_lines is None):
+            raise ValueError("a chunk is made of its cells or of its plain lines")
+        self.file, self.header, self.lines = file, header, lines
+        self.source_lines = source_lines
+        self._cells = cells
+
+    @property
+    def cells(self) -> list[list[str]]:
+        if self._cells is None:
+            assert self.source_lines is not None
+            self._cells = _padded([line.rstrip("\r\n").split(",") for line in self.source_lines], len(self.header))
+        return self._cells
 
     def rows(self, indices: Iterable[int] | None = None) -> list[Row]:
         """The chunk's rows (those at ``indices`` only, when given) as :class:`Row` values."""
-        at = range(len(self.cells)) if indices is None else indices
+        at = range(len(self.lines)) if indices is None else indices
         return [Row(self.file, self.lines[i], dict(zip(self.header, self.cells[i], strict=False))) for i in at]
 
 
@@ -164,7 +180,7 @@ def read_chunks(path: Path, size: int = 10_000) -> Iterator[CellChunk]:
                 yield from _csv_chunks(name, header, itertools.chain(lines, handle), read, size)
                 return
             chunk = _plain_chunk(name, header, lines, read)
-            if chunk.cells:
+            if chunk.lines:
                 yield chunk
             read += len(lines)
 
@@ -178,14 +194,24 @@ def _plain_chunk(name: str, header: list[str], lines: list[str], read: int) -> C
     """The rows of ``lines`` (which follow line number ``read``), cut at commas; blank lines skipped
     and short rows padded, as :func:`_csv_chunks` does."""
     numbers = list(range(read + 1, read + 1 + len(lines)))
+    if _BLANK_LINES.isdisjoint(lines):
+        return CellChunk(name, header, numbers, source_lines=lines)
     cells = [line.rstrip("\r\n").split(",") for line in lines]
-    if [""] in cells:  # a blank line
-        kept = [i for i, row in enumerate(cells) if row != [""]]
-        numbers, cells = [numbers[i] for i in kept], [cells[i] for i in kept]
-    width = len(header)
+    kept = [i for i, row in enumerate(cells) if row != [""]]
+    return CellChunk(name, header, [numbers[i] for i in kept], _padded([cells[i] for i in kept], len(header)))
+
+
+#: What a blank line is read as (``csv`` skips them).
+_BLANK_LINES = frozenset({"\n", "\r\n", "\r", ""})
+
+
+def _padded(cells: list[list[str]], width: int) -> list[list[str]]:
+    """Rows shorter than ``width`` padded with empty cells (in place)."""
     if cells and min(map(len, cells)) < width:
-        cells = [row if len(row) >= width else row + [""] * (width - len(row)) for row in cells]
-    return CellChunk(name, header, numbers, cells)
+        for row in cells:
+            if len(row) < width:
+                row += [""] * (width - len(row))
+    return cells
 
 
 def _csv_chunks(name: str, header: list[str], lines: Iterator[str], read: int, size: int) -> Iterator[CellChunk]:

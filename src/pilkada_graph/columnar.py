@@ -98,6 +98,14 @@ def store_clean_chunk(connection: Connection, chunk: CellChunk, catalog: Catalog
 
 def parse_columns(chunk: CellChunk) -> TallyColumns | None:
     """The chunk converted column by column, or None when any cell needs the row road's parser."""
+    if chunk.source_lines is not None:
+        parsed = _parse_plain_lines(chunk.header, chunk.source_lines)
+        if parsed is not None:
+            return parsed
+    return _parse_cells(chunk)
+
+
+def _parse_cells(chunk: CellChunk) -> TallyColumns | None:
     columns = dict(zip(chunk.header, zip(*chunk.cells, strict=False), strict=False))
     n = len(chunk.cells)
     if not n or any(name not in columns for name in bundle.REQUIRED_COLUMNS[bundle.TALLIES]):
@@ -116,6 +124,87 @@ def parse_columns(chunk: CellChunk) -> TallyColumns | None:
     sources = [value.strip() or None for value in columns.get("source", empty)]
     return TallyColumns(submission_ids, station_codes, contest_codes, *utc_and_offsets, sources,
                         counts, votes)  # type: ignore[arg-type]
+
+
+def _parse_plain_lines(header: list[str], lines: list[str]) -> TallyColumns | None:
+    """:func:`_parse_cells` of the chunk these plain lines make (see ``bundle.read_chunks``), read
+    from their bytes without cutting a cell that is not text: commas and line ends found at once,
+    counts and times read from their digits. None whenever it cannot be sure of reading what
+    :func:`_parse_cells` reads (any non-ASCII character or carriage return, a row of another width,
+    a cell with space at an end, a count of more than ``SAFE_COUNT_DIGITS`` or anything but
+    digits): that then reads the cells."""
+    at = {name: i for i, name in enumerate(header)}
+    text = "".join(lines)
+    if any(name not in at for name in bundle.REQUIRED_COLUMNS[bundle.TALLIES]) or not text.isascii() or "\r" in text:
+        return None
+    data = np.frombuffer((text if text.endswith("\n") else text + "\n").encode("ascii"), dtype=np.uint8)
+    n, width = len(lines), len(header)
+    separators = np.flatnonzero((data == ord(",")) | (data == ord("\n")))
+    if len(separators) != n * width:
+        return None
+    ends = separators.reshape(n, width)
+    if not (data[ends[:, -1]] == ord("\n")).all():  # each row's last cell ends its line: each row is `width` wide
+        return None
+    starts = np.empty_like(ends)
+    starts[0, 0], starts[1:, 0], starts[:, 1:] = 0, ends[:-1, -1] + 1, ends[:, :-1] + 1
+    lengths = ends - starts
+    texts = [at[name] for name in (*bundle.REQUIRED_COLUMNS[bundle.TALLIES], "source") if name in at]
+    if not (lengths[:, texts[:4]] > 0).all():
+        return None
+    filled = lengths[:, texts] > 0  # (counts and times are read digit by digit: a space there is refused)
+    if _SPACES[data[starts[:, texts][filled]]].any() or _SPACES[data[ends[:, texts][filled] - 1]].any():
+        return None  # a cell to strip: the cells' reading strips it
+
+    def cut(name: str) -> list[str]:
+        j = at[name]
+        return list(map(text.__getitem__, map(slice, starts[:, j].tolist(), ends[:, j].tolist())))
+
+    time_column = at["submitted_at"]
+    if not (lengths[:, time_column] == len(_TIME_LAYOUT)).all():
+        return None
+    times = _utc_of_characters(data[starts[:, time_column, None] + np.arange(len(_TIME_LAYOUT))])
+    count_columns = {name: at[name] for name in COUNT_FIELDS if name in at}
+    vote_columns = {number: at[name] for name in dict.fromkeys(header)
+                    if (number := bundle.candidate_number_of(name)) is not None}
+    counts = _counts_of(data, starts, lengths, [*count_columns.values(), *vote_columns.values()])
+    if times is None or counts is None:
+        return None
+    nothing: list[int | None] = [None] * n
+    return TallyColumns(
+        cut("submission_id"), cut("station_code"), cut("contest_code"), *times,
+        [cell or None for cell in cut("source")] if "source" in at else [None] * n,
+        {name: counts[count_columns[name]] if name in count_columns else nothing for name in COUNT_FIELDS},
+        {number: counts[j] for number, j in vote_columns.items()},
+    )
+
+
+#: Which bytes ``str.strip`` takes away (the ASCII ones ``str.isspace`` counts).
+_SPACES = np.array([chr(byte).isspace() for byte in range(256)])
+
+
+def _counts_of(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, columns: list[int]
+               ) -> dict[int, list[int | None]] | None:
+    """Column index -> its counts (None where empty), read from the digits of the cells, or None when
+    a cell is not empty or at most ``SAFE_COUNT_DIGITS`` plain digits (as :func:`plain_counts`)."""
+    starts, lengths = starts[:, columns], lengths[:, columns]
+    longest = int(lengths.max(initial=0))
+    if longest > SAFE_COUNT_DIGITS:
+        return None
+    values = np.zeros(starts.shape, dtype=np.int32)  # below 10 ** SAFE_COUNT_DIGITS
+    for place in range(longest):
+        inside = lengths > place
+        digits = data[np.where(inside, starts + place, 0)] - np.uint8(ord("0"))  # not a digit: above 9
+        if (inside & (digits > 9)).any():
+            return None
+        values = np.where(inside, values * 10 + digits, values)
+    empty = lengths == 0
+    found: dict[int, list[int | None]] = {}
+    for k, column in enumerate(columns):
+        found[column] = values[:, k].tolist()
+        if empty[:, k].any():
+            found[column] = [None if blank else value for value, blank in
+                             zip(found[column], empty[:, k].tolist(), strict=True)]
+    return found
 
 
 def plain_counts(cells: Sequence[str]) -> list[int | None] | None:
@@ -151,7 +240,11 @@ def utc_times(texts: Sequence[str]) -> tuple[np.ndarray, list[int]] | None:
     whole = np.array(texts)
     if whole.dtype.itemsize != 4 * width or np.strings.str_len(whole).min() != width:
         return None
-    characters = whole.view(np.uint32).reshape(len(whole), width)  # one code point per cell
+    return _utc_of_characters(whole.view(np.uint32).reshape(len(whole), width))  # one code point per cell
+
+
+def _utc_of_characters(characters: np.ndarray) -> tuple[np.ndarray, list[int]] | None:
+    """:func:`utc_times` of times given as a matrix of character codes, a row each."""
     sign = characters[:, 19]
     if not (characters[:, _SEPARATOR_PLACES] == _SEPARATORS).all():
         return None

@@ -759,7 +759,7 @@ class BundleImporter:
                 self._count_stored(clean.tallies, offered=len(clean.tallies))
                 if clean.left:
                     self._import_tally_rows(chunk.rows(clean.left))
-            done += len(chunk.cells)
+            done += len(chunk.lines)
             if self.progress:
                 self.progress("tallies", done, None)
         if self.progress:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -273,3 +274,52 @@ def test_times_are_read_as_columns_exactly_as_datetime_reads_each_or_left_to_the
         return
     utc, offsets = read
     assert [(moment.item(), offset) for moment, offset in zip(utc, offsets, strict=True)] == expected
+
+
+def same_columns(first: columnar.TallyColumns, second: columnar.TallyColumns) -> bool:
+    return all((a == b).all() if isinstance(a, np.ndarray) else a == b for a, b in zip(first, second, strict=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(CLEAN_ROW, min_size=1, max_size=6),
+       spoilt=st.one_of(st.none(), st.tuples(st.integers(0, 5), st.integers(0, len(HEADER) - 1), SPOILT)),
+       moved=st.one_of(*[st.none()] * 4, st.tuples(st.integers(0, 5), st.integers(0, 5), st.integers(1, 3))),
+       crlf=st.integers(0, 4).map(lambda k: k == 0))
+@example(rows=[("s-1", "2024-11-27T15:42:10+07:00", "desk", ["1"] * (len(HEADER) - 5))] * 2,
+         spoilt=(1, 0, ""), moved=None, crlf=False)  # an empty submission id
+@example(rows=[("s-1", "2024-11-27T15:42:10+07:00", "desk", ["1"] * (len(HEADER) - 5))] * 2,
+         spoilt=None, moved=(0, 1, 1), crlf=False)  # one row a cell short, the next a cell long
+def test_plain_lines_are_read_as_their_cells_are_or_left_to_the_cells(
+        rows: list[tuple[str, str, str, list[str]]], spoilt: tuple[int, int, str] | None,
+        moved: tuple[int, int, int] | None, crlf: bool) -> None:
+    """A chunk of plain lines is parsed from its bytes to exactly the columns its cells give, or
+    left to the cells (a row of another width, a cell to strip, anything but ASCII digits in a count).
+    ``moved`` takes cells off the end of one row and adds as many to another (or the same) row."""
+    cells = [[submission.strip() or f"row-{n}", "62.71.01.1001.001", "gub-62", submitted_at, source.strip(), *counts]
+             for n, (submission, submitted_at, source, counts) in enumerate(rows)]
+    if spoilt is not None:
+        row, column, text = spoilt
+        cells[row % len(cells)][column] = text
+    if moved is not None:
+        shorter, longer, count = moved
+        del cells[shorter % len(cells)][-count:]
+        cells[longer % len(cells)] += ["9"] * count
+    lines = [",".join(row) + ("\r\n" if crlf else "\n") for row in cells]
+    by_lines = columnar._parse_plain_lines(HEADER, lines)
+    by_cells = columnar._parse_cells(CellChunk(bundle.TALLIES, HEADER, list(range(2, 2 + len(lines))),
+                                               source_lines=lines))
+    if by_lines is not None:
+        assert by_cells is not None and same_columns(by_lines, by_cells)
+    plain = spoilt is None and moved is None and not crlf and all(
+        cell == cell.strip() for row in cells for cell in row)
+    if plain:
+        assert by_lines is not None, "clean plain lines were left to the cells"
+
+
+def test_plain_lines_of_rows_of_other_widths_are_left_to_the_cells_even_when_their_cells_add_up() -> None:
+    header = ["submission_id", "station_code", "contest_code", "submitted_at", "dpt", "source"]
+    lines = ["s-1,62.71.01.1001.001,gub-62,2024-11-27T15:42:10+07:00,412\n",  # a cell short
+             "s-2,62.71.01.1001.002,gub-62,2024-11-27T15:43:10+07:00,300,desk,late\n"]  # a cell long
+    assert columnar._parse_plain_lines(header, lines) is None
+    by_cells = columnar._parse_cells(CellChunk(bundle.TALLIES, header, [2, 3], source_lines=lines))
+    assert by_cells is not None and by_cells.sources == [None, "desk"]
