@@ -219,7 +219,7 @@ def schema_floor(reference: Path, tallies_csv: Path, scratch: Path) -> float:
 
 
 #: The first and last phases of every tally import, as (module or class, function name, label).
-READING = ((bundle, "read_chunks", "read the CSV"),)
+READING = ((bundle, "read_chunks", "read the CSV's lines"),)
 SUMMING_UP = (
     (store, "carry_up", "carry the sums up the tree (once)"),
     (store, "write_result_deltas", "upsert the region sums (once)"),
@@ -238,7 +238,7 @@ COLUMNAR_STAGES: tuple[tuple[object, str, str], ...] = (
 #: The same by the row road (any chunk that is not clean, every submitTally).
 ROW_STAGES: tuple[tuple[object, str, str], ...] = (
     *READING,
-    (bundle.CellChunk, "rows", "make a row of each line"),
+    (bundle.CellChunk, "rows", "cut the lines into rows of cells"),
     (ingest, "parse_tally_row", "parse the rows into forms"),
     (ingest.Catalog, "prefetch_stations", "look up the stations"),
     (ingest, "validate_tally", "validate the references"),
