@@ -8,7 +8,9 @@ first load need none of its generality: every count is plain digits, every time 
 (station, contest) has a stored revision yet. Such a chunk takes this road: the same rules,
 checked on whole columns, and the same rows written (revisions, current pointers, region sums),
 with ordering, pointers and region sums computed on arrays (the sums added to the importer's
-:class:`~pilkada_graph.store.PendingSums`, as the row road's are).
+:class:`~pilkada_graph.store.PendingSums`, as the row road's are). A chunk read as plain lines (no
+quoting, see :func:`pilkada_graph.bundle.read_chunks`) is parsed from its bytes, without cutting a
+string per cell (:func:`_parse_plain_lines`); anything it cannot be sure of is read from the cells.
 
 Any chunk that is not all of that takes the row road, which is also the only road of
 ``submitTally`` and of the Sirekap import; in a clean chunk, the forms that have a stored revision
