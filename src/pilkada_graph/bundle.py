@@ -149,7 +149,7 @@ class CellChunk:
     def cells(self) -> list[list[str]]:
         if self._cells is None:
             assert self.source_lines is not None
-            self._cells = _padded([line.rstrip("\r\n").split(",") for line in self.source_lines], len(self.header))
+            self._cells = _padded(_cut(self.source_lines), len(self.header))
         return self._cells
 
     def rows(self, indices: Iterable[int] | None = None) -> list[Row]:
@@ -196,9 +196,14 @@ def _plain_chunk(name: str, header: list[str], lines: list[str], read: int) -> C
     numbers = list(range(read + 1, read + 1 + len(lines)))
     if _BLANK_LINES.isdisjoint(lines):
         return CellChunk(name, header, numbers, source_lines=lines)
-    cells = [line.rstrip("\r\n").split(",") for line in lines]
+    cells = _cut(lines)
     kept = [i for i, row in enumerate(cells) if row != [""]]
     return CellChunk(name, header, [numbers[i] for i in kept], _padded([cells[i] for i in kept], len(header)))
+
+
+def _cut(lines: list[str]) -> list[list[str]]:
+    """Plain lines (no quoting) cut at commas, as the ``csv`` module cuts them."""
+    return [line.rstrip("\r\n").split(",") for line in lines]
 
 
 #: What a blank line is read as (``csv`` skips them).
@@ -218,21 +223,18 @@ def _csv_chunks(name: str, header: list[str], lines: Iterator[str], read: int, s
     """The rows of ``lines`` (which follow line number ``read``) by the ``csv`` module, ``size`` rows
     at a time, each with the line number ``csv`` gives it (its last, when a quoted cell spans lines)."""
     reader = csv.reader(lines)
-    width = len(header)
     numbers: list[int] = []
     cells: list[list[str]] = []
     for row in reader:
         if not row:
             continue
-        if len(row) < width:
-            row += [""] * (width - len(row))
         numbers.append(read + reader.line_num)
         cells.append(row)
         if len(cells) >= size:
-            yield CellChunk(name, header, numbers, cells)
+            yield CellChunk(name, header, numbers, _padded(cells, len(header)))
             numbers, cells = [], []
     if cells:
-        yield CellChunk(name, header, numbers, cells)
+        yield CellChunk(name, header, numbers, _padded(cells, len(header)))
 
 
 def write_rows(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> int:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from itertools import compress, repeat
 from operator import is_not
 from typing import Any, NamedTuple
@@ -186,8 +187,8 @@ _SPACES = np.array([chr(byte).isspace() for byte in range(256)])
 
 def _counts_of(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, columns: list[int]
                ) -> dict[int, list[int | None]] | None:
-    """Column index -> its counts (None where empty), read from the digits of the cells, or None when
-    a cell is not empty or at most ``SAFE_COUNT_DIGITS`` plain digits (as :func:`plain_counts`)."""
+    """Column index -> its counts (None where empty), read from the digits of the cells; None when a
+    cell is neither empty nor at most ``SAFE_COUNT_DIGITS`` plain digits (as :func:`plain_counts`)."""
     starts, lengths = starts[:, columns], lengths[:, columns]
     longest = int(lengths.max(initial=0))
     if longest > SAFE_COUNT_DIGITS:
@@ -418,9 +419,7 @@ def _insert_revisions(raw: RawSQL, columns: TallyColumns, *, order: Sequence[int
     """One row per revision (``TALLY_COLUMNS``), built column by column: the rows taken in submission
     ``order`` (None: as they are) get ``ids``; ``times``, ``station_ids``, ``contest_ids`` and ``votes``
     are per row."""
-    def ordered(values: Sequence[Any]) -> Sequence[Any]:
-        return _in_order(values, order)
-
+    ordered = partial(_in_order, order=order)
     received_at = raw.timestamp(datetime.now(UTC).replace(tzinfo=None))
     raw.insert_many("tallies", TALLY_COLUMNS, list(zip(
         ids, ordered(columns.submission_ids), ordered(station_ids), ordered(contest_ids), ordered(times),
