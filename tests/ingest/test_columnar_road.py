@@ -102,6 +102,34 @@ def test_both_roads_store_the_same_rows_and_report_the_same_revisions(
     assert snapshot(engine) == snapshot(second_engine)
 
 
+def test_a_file_saved_on_windows_stores_what_the_same_file_with_plain_lines_stores(
+        engine: Engine, second_engine: Engine, small_bundle: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A BOM, CR LF line ends and no last line end (as a spreadsheet saves it) take the cells' reading;
+    the plain file is read from its bytes: the two store the same rows."""
+    windows = tmp_path / "windows"
+    shutil.copytree(small_bundle, windows)
+    text = (small_bundle / bundle.TALLIES).read_text(encoding="utf-8")
+    (windows / bundle.TALLIES).write_bytes(b"\xef\xbb\xbf" + text.rstrip("\n").replace("\n", "\r\n").encode())
+    by_bytes: list[bool] = []
+    from_bytes = columnar._parse_plain_lines
+
+    def counted(*args: Any) -> columnar.TallyColumns | None:
+        parsed = from_bytes(*args)
+        by_bytes.append(parsed is not None)
+        return parsed
+
+    monkeypatch.setattr(columnar, "_parse_plain_lines", counted)
+    plain = import_bundle(engine, small_bundle)
+    assert by_bytes and all(by_bytes)
+    by_bytes.clear()
+    saved = import_bundle(second_engine, windows)
+    assert by_bytes and not any(by_bytes)
+    assert plain.ok and saved.ok and plain.stored == saved.stored
+    assert revisions(plain) == revisions(saved)
+    assert snapshot(engine) == snapshot(second_engine)
+
+
 def test_a_chunk_with_a_bad_row_takes_the_row_road_which_names_the_problem(
         engine: Engine, second_engine: Engine, small_bundle: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -262,7 +290,7 @@ LAYOUT_LIKE = st.builds("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}{}{:02d}:{:02d
 @example(["9999-12-31T23:59:59-00:01"])
 def test_times_are_read_as_columns_exactly_as_datetime_reads_each_or_left_to_the_row_road(texts: list[str]) -> None:
     read = columnar.utc_times(texts)
-    expected = []
+    expected: list[tuple[Any, int] | None] = []
     for text in texts:
         try:
             expected.append(to_utc_naive(ingest.parse_timestamp(text)))
