@@ -133,13 +133,17 @@ def _parse_plain_lines(header: list[str], lines: list[str]) -> TallyColumns | No
     """:func:`_parse_cells` of the chunk these plain lines make (see ``bundle.read_chunks``), read
     from their bytes without cutting a cell that is not text: commas and line ends found at once,
     counts and times read from their digits. None whenever it cannot be sure of reading what
-    :func:`_parse_cells` reads (any non-ASCII character or carriage return, a row of another width,
+    :func:`_parse_cells` reads (any non-ASCII character or lone carriage return, a row of another width,
     a cell with space at an end, a count of more than ``SAFE_COUNT_DIGITS`` or anything but
     digits): that then reads the cells."""
     at = {name: i for i, name in enumerate(header)}
     text = "".join(lines)
-    if any(name not in at for name in bundle.REQUIRED_COLUMNS[bundle.TALLIES]) or not text.isascii() or "\r" in text:
+    if any(name not in at for name in bundle.REQUIRED_COLUMNS[bundle.TALLIES]) or not text.isascii():
         return None
+    if "\r" in text:  # line ends written CR LF (as a spreadsheet saves a file) read as LF; a lone CR is not
+        if text.count("\r") != text.count("\r\n"):
+            return None
+        text = text.replace("\r\n", "\n")
     data = np.frombuffer((text if text.endswith("\n") else text + "\n").encode("ascii"), dtype=np.uint8)
     n, width = len(lines), len(header)
     separators = np.flatnonzero((data == ord(",")) | (data == ord("\n")))
