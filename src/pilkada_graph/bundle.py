@@ -206,8 +206,8 @@ def _cut(lines: list[str]) -> list[list[str]]:
     return [line.rstrip("\r\n").split(",") for line in lines]
 
 
-#: What a blank line is read as (``csv`` skips them).
-_BLANK_LINES = frozenset({"\n", "\r\n", "\r", ""})
+#: A blank line, with each line end it may have (``csv`` skips them).
+_BLANK_LINES = frozenset({"\n", "\r\n", "\r"})
 
 
 def _padded(cells: list[list[str]], width: int) -> list[list[str]]:

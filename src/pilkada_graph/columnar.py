@@ -155,9 +155,10 @@ def _parse_plain_lines(header: list[str], lines: list[str]) -> TallyColumns | No
     starts = np.empty_like(ends)
     starts[0, 0], starts[1:, 0], starts[:, 1:] = 0, ends[:-1, -1] + 1, ends[:, :-1] + 1
     lengths = ends - starts
-    texts = [at[name] for name in (*bundle.REQUIRED_COLUMNS[bundle.TALLIES], "source") if name in at]
-    if not (lengths[:, texts[:4]] > 0).all():
+    required = [at[name] for name in bundle.REQUIRED_COLUMNS[bundle.TALLIES]]
+    if not (lengths[:, required] > 0).all():
         return None
+    texts = [*required, *([at["source"]] if "source" in at else [])]
     filled = lengths[:, texts] > 0  # (counts and times are read digit by digit: a space there is refused)
     if _SPACES[data[starts[:, texts][filled]]].any() or _SPACES[data[ends[:, texts][filled] - 1]].any():
         return None  # a cell to strip: the cells' reading strips it

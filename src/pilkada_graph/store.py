@@ -263,26 +263,20 @@ def replaced_revisions(raw: RawSQL, judged: Mapping[str, tuple[int, int, int]]) 
 def _insert_revisions(raw: RawSQL, prepared: Sequence[_Prepared]) -> None:
     received_at = raw.timestamp(datetime.now(UTC).replace(tzinfo=None))
     rows = []
-    for p in prepared:
+    for p, votes in zip(prepared, json_int_lists([p.votes for p in prepared]), strict=True):
         form, tally = p.tally.form, p.tally
         rows.append((
             p.id, form.submission_id, tally.station.id, tally.contest.id, p.column_time, p.offset,
-            received_at, form.source, *map(form.counts.get, COUNT_FIELDS), json_int_list(p.votes),
+            received_at, form.source, *map(form.counts.get, COUNT_FIELDS), votes,
             json.dumps(form.extra, ensure_ascii=False) if form.extra is not None else None,
             form.actor, form.token_id,
         ))
     raw.insert_many("tallies", TALLY_COLUMNS, rows)
 
 
-def json_int_list(values: Sequence[int | None]) -> str:
-    """``json.dumps`` for a list of counts, without its generality (this runs once per revision)."""
-    if None not in values:
-        return "[" + ",".join(map(str, values)) + "]"
-    return "[" + ",".join("null" if v is None else str(v) for v in values) + "]"
-
-
 def json_int_lists(rows: Sequence[Sequence[int | None]]) -> list[str]:
-    """:func:`json_int_list` of every row, in one ``json.dumps`` of them all, cut at the rows' seams."""
+    """Each row of counts as the ``votes`` column stores it (``json.dumps`` with no spaces: ``[1,2,null]``),
+    in one ``json.dumps`` of them all, cut at the rows' seams (a call per revision cost more)."""
     if not rows:
         return []
     inner = json.dumps(rows, separators=(",", ":"))[2:-2]  # [[1,2],[3,null]] -> 1,2],[3,null
